@@ -1,0 +1,1 @@
+"""SVD Suite node modules. See nodes/registry.py for how they are collected."""

@@ -1,0 +1,46 @@
+"""Shared fixtures: the pack imported as `svd_suite`, a tiny SVD model, the real ComfyUI server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+from fakes.fixtures import fake_providers  # noqa: E402,F401  (fixture re-export)
+from support.comfyui import prepare_base, start_comfyui  # noqa: E402
+from support.pack import load_pack  # noqa: E402
+
+TINY_MODEL_NAME = "svd-tiny"
+
+
+@pytest.fixture(scope="session")
+def pack():
+    """The pack's root module (this checkout imported as the package `svd_suite`)."""
+    return load_pack()
+
+
+@pytest.fixture(scope="session")
+def tiny_svd_dir(tmp_path_factory) -> Path:
+    """A tiny random-weight SVD saved in diffusers format (SVD_NOTES §2), built once per session."""
+    from support.tiny_svd import save_tiny_svd
+
+    return save_tiny_svd(tmp_path_factory.mktemp("models") / TINY_MODEL_NAME)
+
+
+@pytest.fixture(scope="session")
+def comfyui_server(tmp_path_factory, tiny_svd_dir, fake_providers):
+    """The real ComfyUI 0.3.75 on 127.0.0.1 with this pack and the tiny model installed.
+
+    Yields a ComfyUIServer (url, base, output_dir, input_dir, log_text()); stopped by PID at the end.
+    """
+    base = prepare_base(tmp_path_factory.mktemp("comfyui"), {f"diffusers/{TINY_MODEL_NAME}": tiny_svd_dir})
+    server = start_comfyui(base, env=dict(fake_providers.env))
+    try:
+        yield server
+    finally:
+        server.stop()
