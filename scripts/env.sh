@@ -21,8 +21,15 @@ if [ -f "$venv/.svd-suite-complete" ]; then
 fi
 
 log() { echo "[env.sh] $*" >&2; }
-log "creating test environment in $venv (first run takes a few minutes)"
+# One builder at a time (parallel test runs share the cache dir).
 mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
+if [ -f "$venv/.svd-suite-complete" ]; then
+  echo "$venv"
+  exit 0
+fi
+log "creating test environment in $venv (first run takes a few minutes)"
 rm -rf "$venv"
 python3 -m venv "$venv"
 py="$venv/bin/python"
