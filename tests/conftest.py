@@ -11,9 +11,11 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
-from fakes.fixtures import fake_providers  # noqa: E402,F401  (fixture re-export)
 from support.comfyui import prepare_base, start_comfyui  # noqa: E402
 from support.pack import load_pack  # noqa: E402
+
+# The fake provider servers (fixture `fake_providers`) live in their own module.
+pytest_plugins = ["fakes.fixtures"]
 
 TINY_MODEL_NAME = "svd-tiny"
 
