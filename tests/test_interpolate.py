@@ -1,0 +1,145 @@
+"""SVDSuite_Interpolate: optical-flow in-between frames, unit-tested and once through the real server."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from support.pack import load_pack
+from support.run_workflow import output_files, run_workflow
+
+load_pack()
+from svd_suite.nodes.comfy import SVDSuiteInterrupted, request_interrupt  # noqa: E402
+from svd_suite.nodes.extend.interpolate import interpolate_frames  # noqa: E402
+
+SIZE, SQUARE, STEP, X0, Y0 = 96, 16, 8, 20, 40
+
+
+def moving_square(frames: int) -> torch.Tensor:
+    """A 16×16 white square on black, moving STEP px to the right per frame."""
+    clip = torch.zeros(frames, SIZE, SIZE, 3)
+    for i in range(frames):
+        clip[i, Y0 : Y0 + SQUARE, X0 + i * STEP : X0 + i * STEP + SQUARE] = 1.0
+    return clip
+
+
+def centroid(frame: torch.Tensor) -> tuple[float, float]:
+    grey = frame.mean(-1).numpy().astype(np.float64)
+    ys, xs = np.mgrid[: grey.shape[0], : grey.shape[1]]
+    return float((grey * xs).sum() / grey.sum()), float((grey * ys).sum() / grey.sum())
+
+
+def expected_centroid(time: float) -> tuple[float, float]:
+    return X0 + time * STEP + (SQUARE - 1) / 2, Y0 + (SQUARE - 1) / 2
+
+
+@pytest.mark.parametrize("multiplier", [2, 4])
+def test_in_between_square_sits_at_its_interpolated_position(multiplier):
+    out, _ = interpolate_frames(moving_square(3), 7.0, multiplier)
+    for index in range(out.shape[0]):
+        cx, cy = centroid(out[index])
+        ex, ey = expected_centroid(index / multiplier)
+        assert abs(cx - ex) <= 1.0 and abs(cy - ey) <= 1.0, (index, (cx, cy), (ex, ey))
+
+
+def test_in_between_is_a_moved_square_not_a_cross_fade():
+    # A cross-fade has the right centroid too, but shows two half-bright squares.
+    out, _ = interpolate_frames(moving_square(2), 7.0, 2)
+    middle = out[1].mean(-1)
+    rows = slice(Y0 + 2, Y0 + SQUARE - 2)
+    left = X0 + STEP // 2
+    only_in_first = middle[rows, X0 : X0 + STEP // 2 - 1].mean()
+    body = middle[rows, left + 1 : left + SQUARE - 1].mean()
+    assert only_in_first < 0.2, f"ghost of the first frame's square left behind: {only_in_first:.2f}"
+    assert body > 0.8, f"square not solid at its midway position: {body:.2f}"
+
+
+@pytest.mark.parametrize("frames,multiplier", [(2, 2), (3, 4), (5, 3), (1, 8)])
+def test_frame_count_is_gaps_times_multiplier_plus_one(frames, multiplier):
+    out, _ = interpolate_frames(moving_square(frames), 7.0, multiplier)
+    assert out.shape == ((frames - 1) * multiplier + 1, SIZE, SIZE, 3)
+    assert out.dtype == torch.float32
+
+
+def test_original_frames_are_kept_unchanged_at_multiples_of_k():
+    clip = torch.rand(3, 32, 40, 3)
+    out, _ = interpolate_frames(clip, 7.0, 3)
+    for i in range(3):
+        assert torch.equal(out[i * 3], clip[i])
+
+
+def test_output_fps_is_input_fps_times_multiplier():
+    _, fps = interpolate_frames(moving_square(2), 12.5, 4)
+    assert fps == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("multiplier", [1, 9, 0, 2.5])
+def test_multiplier_out_of_range_is_a_clear_error(multiplier):
+    with pytest.raises(ValueError, match=r"multiplier.*2 to 8"):
+        interpolate_frames(moving_square(2), 7.0, multiplier)
+
+
+def test_fps_out_of_range_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"fps.*0.01 to 120"):
+        interpolate_frames(moving_square(2), 0.0, 2)
+
+
+def test_alpha_channel_is_dropped():
+    clip = torch.cat([moving_square(2), torch.ones(2, SIZE, SIZE, 1)], dim=-1)
+    out, _ = interpolate_frames(clip, 7.0, 2)
+    assert out.shape[-1] == 3
+
+
+def test_progress_advances_once_per_pair():
+    seen = []
+
+    class Recorder:
+        def update(self, value, preview=None):
+            seen.append(value)
+
+    interpolate_frames(moving_square(4), 7.0, 2, progress=Recorder())
+    assert seen == [1, 2, 3]
+
+
+def test_interrupt_stops_between_pairs():
+    calls = []
+
+    class InterruptAfterFirstPair:
+        def update(self, value, preview=None):
+            calls.append(value)
+            request_interrupt(True)
+
+    try:
+        with pytest.raises(SVDSuiteInterrupted):
+            interpolate_frames(moving_square(5), 7.0, 2, progress=InterruptAfterFirstPair())
+    finally:
+        request_interrupt(False)
+    assert calls == [1]
+
+
+def test_real_server_interpolates_a_two_image_batch(comfyui_server):
+    from PIL import Image
+
+    clip = moving_square(2)
+    for i in range(2):
+        Image.fromarray((clip[i].numpy() * 255).astype(np.uint8)).save(
+            comfyui_server.input_dir / f"square{i}.png"
+        )
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "square0.png"}},
+        "2": {"class_type": "LoadImage", "inputs": {"image": "square1.png"}},
+        "3": {"class_type": "ImageBatch", "inputs": {"image1": ["1", 0], "image2": ["2", 0]}},
+        "4": {
+            "class_type": "SVDSuite_Interpolate",
+            "inputs": {"images": ["3", 0], "fps": 7.0, "multiplier": 2},
+        },
+        "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "interp/square"}},
+    }
+    result = run_workflow(comfyui_server.url, prompt, timeout=120)
+    assert result.status == "execution_success", result.error
+    files = sorted(output_files(result, comfyui_server.output_dir))
+    assert len(files) == 3
+    middle = torch.from_numpy(np.asarray(Image.open(files[1]).convert("RGB"), dtype=np.float32) / 255.0)
+    cx, cy = centroid(middle)
+    ex, ey = expected_centroid(0.5)
+    assert abs(cx - ex) <= 1.0 and abs(cy - ey) <= 1.0
