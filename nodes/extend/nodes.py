@@ -63,9 +63,104 @@ class SVDSuite_Interpolate:
         return interpolate_frames(images, fps, multiplier, progress=progress)
 
 
+def _int(default: int, lo: int, hi: int, tooltip: str, step: int = 1, **extra) -> tuple:
+    return ("INT", {"default": default, "min": lo, "max": hi, "step": step, "tooltip": tooltip, **extra})
+
+
+def _float(default: float, lo: float, hi: float, step: float, tooltip: str) -> tuple:
+    return ("FLOAT", {"default": default, "min": lo, "max": hi, "step": step, "tooltip": tooltip})
+
+
+RESIZE_MODES = ["crop", "pad", "stretch", "keep"]
+
+
+class SVDSuite_ExtendVideo:
+    """Chain several SVD segments into one long video, each continuing from the last frame."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "svd_model": ("SVD_MODEL", {"tooltip": "The model from Load SVD Model."}),
+                "image": ("IMAGE", {"tooltip": "The start image (the first frame of a batch is used)."}),
+                "segments": _int(
+                    3, 1, 50, "How many SVD clips to chain; each starts from the previous clip's last frame."
+                ),
+                "overlap": _int(
+                    1,
+                    0,
+                    8,
+                    "Frames shared by neighbouring clips, cross-faded at each join "
+                    "(1 blends the join frame with its re-generation; 0 appends whole clips). "
+                    "Must be less than the frames per clip.",
+                ),
+                "width": _int(1024, 64, 2048, "Frame width in pixels (a multiple of 64).", step=64),
+                "height": _int(576, 64, 2048, "Frame height in pixels (a multiple of 64).", step=64),
+                "resize": (
+                    RESIZE_MODES,
+                    {
+                        "default": "crop",
+                        "tooltip": "How the start image is fitted to "
+                        "width × height: crop, pad, stretch, or keep (its own size "
+                        "rounded to 64).",
+                    },
+                ),
+                "num_frames": _int(0, 0, 128, "Frames per clip; 0 = the model default (14 SVD, 25 SVD-XT)."),
+                "fps": _int(7, 1, 60, "Frame rate the model is conditioned on and the video plays at."),
+                "motion_bucket_id": _int(
+                    127, 1, 255, "Amount of motion: higher moves more (and drifts faster over many clips)."
+                ),
+                "cond_aug": _float(
+                    0.02, 0.0, 10.0, 0.001, "Noise added to the start image; higher departs more from it."
+                ),
+                "seed": _int(
+                    0, 0, 0xFFFFFFFFFFFFFFFF, "Noise seed; clip k uses seed + k.", control_after_generate=True
+                ),
+                "steps": _int(25, 1, 200, "Sampling steps per clip."),
+                "min_guidance_scale": _float(
+                    1.0, 0.0, 20.0, 0.1, "Guidance on the first frame of each clip."
+                ),
+                "max_guidance_scale": _float(
+                    3.0,
+                    0.0,
+                    20.0,
+                    0.1,
+                    "Guidance on the last frame of each clip (frames in between are interpolated linearly).",
+                ),
+                "decode_chunk_size": _int(
+                    8,
+                    1,
+                    128,
+                    "Frames the VAE decodes at once: lower uses less memory, higher is smoother over time.",
+                ),
+            },
+            "hidden": {"unique_id": "UNIQUE_ID"},
+        }
+
+    RETURN_TYPES = ("IMAGE", "FLOAT")
+    RETURN_NAMES = ("images", "fps")
+    OUTPUT_TOOLTIPS = ("All clips joined: segments × (frames − overlap) + overlap frames.", "Frame rate.")
+    FUNCTION = "extend"
+    CATEGORY = CATEGORY
+    DESCRIPTION = (
+        "Long video from one image: generates several SVD clips, each conditioned on the last frame of "
+        "the previous one (seed + k for clip k), and cross-fades the joins."
+    )
+
+    def extend(self, svd_model, image, segments, overlap, unique_id=None, **params):
+        from .long_video import extend_video, segment_progress_span, validate_long_video
+
+        frames = validate_long_video(svd_model, segments, overlap, params.get("num_frames", 0))
+        span = segment_progress_span(frames, params.get("steps", 25), params.get("decode_chunk_size", 8))
+        progress = Progress(segments * span, node_id=unique_id)
+        return extend_video(svd_model, image, segments, overlap, progress=progress, **params)
+
+
 NODE_CLASS_MAPPINGS: dict[str, type] = {
+    "SVDSuite_ExtendVideo": SVDSuite_ExtendVideo,
     "SVDSuite_Interpolate": SVDSuite_Interpolate,
 }
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
+    "SVDSuite_ExtendVideo": "SVD Long Video",
     "SVDSuite_Interpolate": "Interpolate Frames",
 }

@@ -1,0 +1,168 @@
+"""SVDSuite_ExtendVideo: chaining SVD segments into one long video.
+
+The joining rules are specified first with a recording stand-in for the SVD functions (exact
+frame values, no model); then the real thing runs on the tiny model, in-process and in the
+real ComfyUI server.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from support.pack import load_pack
+
+load_pack()
+from svd_suite.nodes.comfy import SVDSuiteInterrupted, request_interrupt  # noqa: E402
+from svd_suite.nodes.extend import long_video  # noqa: E402
+from svd_suite.nodes.extend.long_video import extend_video  # noqa: E402
+
+TINY = dict(width=64, height=64, num_frames=4, steps=2, decode_chunk_size=4, fps=7)
+
+
+class RecordingSVD:
+    """Stands in for nodes.svd: segment frames are distinct constants, every call is recorded.
+
+    Frame i of the segment sampled with seed s is filled with (s * 10 + i) / 1000, so the
+    expected value of every output frame can be computed exactly.
+    """
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self.init_images: list[torch.Tensor] = []
+        self.seeds: list[int] = []
+        self.decoded: list[torch.Tensor] = []
+        self.after_decode = None
+
+    @staticmethod
+    def value(seed: int, index: int) -> float:
+        return (seed * 10 + index) / 1000
+
+    def prepare_conditioning(self, model, image, width, height, resize="crop", num_frames=0, **_):
+        self.init_images.append(image.clone())
+        return SimpleNamespace(num_frames=num_frames)
+
+    def sample_latents(self, model, cond, seed, steps=25, progress=None, **_):
+        self.seeds.append(seed)
+        for step in range(1, steps + 1):
+            if progress is not None:
+                progress.update(step)
+        return {"frames": cond.num_frames, "seed": seed}
+
+    def decode_latents(self, model, latent, decode_chunk_size=8, progress=None):
+        values = torch.tensor([self.value(latent["seed"], i) for i in range(latent["frames"])])
+        frames = values.view(-1, 1, 1, 1).expand(-1, self.size, self.size, 3).contiguous()
+        self.decoded.append(frames)
+        if progress is not None:
+            progress.update(-(-latent["frames"] // decode_chunk_size))
+        if self.after_decode is not None:
+            self.after_decode()
+        return frames, 7.0
+
+
+@pytest.fixture
+def recording_svd(monkeypatch):
+    fake = RecordingSVD()
+    monkeypatch.setattr(long_video, "_svd_api", lambda: fake)
+    return fake
+
+
+def run_recorded(segments, frames, overlap, seed=0, **params):
+    model = SimpleNamespace(num_frames=14)
+    image = torch.full((1, 8, 8, 3), 0.5)
+    args = dict(TINY, num_frames=frames, seed=seed)
+    args.update(params)
+    return extend_video(model, image, segments, overlap, **args)
+
+
+def frame_values(video: torch.Tensor) -> list[float]:
+    return [round(float(v), 6) for v in video[:, 0, 0, 0]]
+
+
+# --------------------------------------------------------------------------- joining rules
+
+
+@pytest.mark.parametrize("segments,frames,overlap", [(1, 4, 1), (3, 4, 1), (2, 6, 0), (4, 5, 2), (2, 4, 3)])
+def test_frame_count_is_segments_times_fresh_frames_plus_overlap(recording_svd, segments, frames, overlap):
+    video, _ = run_recorded(segments, frames, overlap)
+    assert video.shape[0] == segments * (frames - overlap) + overlap
+
+
+def test_overlap_zero_appends_whole_segments(recording_svd):
+    video, _ = run_recorded(2, 4, 0, seed=1)
+    expected = [RecordingSVD.value(1, i) for i in range(4)] + [RecordingSVD.value(2, i) for i in range(4)]
+    assert frame_values(video) == pytest.approx(expected)
+
+
+def test_overlap_cross_fades_joins_with_linear_weights(recording_svd):
+    video, _ = run_recorded(2, 5, 2, seed=0)
+    v = RecordingSVD.value
+    expected = [v(0, 0), v(0, 1), v(0, 2)]
+    expected += [v(0, 3) * 2 / 3 + v(1, 0) / 3, v(0, 4) / 3 + v(1, 1) * 2 / 3]
+    expected += [v(1, 2), v(1, 3), v(1, 4)]
+    assert frame_values(video) == pytest.approx(expected, abs=1e-6)
+
+
+def test_overlap_one_blends_the_join_frame_half_and_half(recording_svd):
+    video, _ = run_recorded(2, 4, 1, seed=3)
+    join = float(video[3, 0, 0, 0])
+    assert join == pytest.approx((RecordingSVD.value(3, 3) + RecordingSVD.value(4, 0)) / 2, abs=1e-6)
+
+
+def test_each_segment_starts_from_the_previous_segments_raw_last_frame(recording_svd):
+    run_recorded(3, 4, 1)
+    assert len(recording_svd.init_images) == 3
+    for k in (1, 2):
+        assert torch.equal(recording_svd.init_images[k], recording_svd.decoded[k - 1][-1:])
+
+
+def test_segment_k_samples_with_seed_plus_k(recording_svd):
+    run_recorded(3, 4, 1, seed=41)
+    assert recording_svd.seeds == [41, 42, 43]
+
+
+def test_segment_seeds_wrap_at_two_to_the_64(recording_svd):
+    run_recorded(2, 4, 1, seed=2**64 - 1)
+    assert recording_svd.seeds == [2**64 - 1, 0]
+
+
+def test_one_progress_bar_runs_across_all_segments(recording_svd):
+    seen = []
+
+    class Recorder:
+        def update(self, value, preview=None):
+            seen.append(value)
+
+    run_recorded(3, 4, 1, steps=2, decode_chunk_size=2, progress=Recorder())
+    assert seen == sorted(seen), "progress went backwards"
+    assert seen[-1] == 3 * (2 + 2)
+
+
+@pytest.mark.parametrize("overlap,frames", [(4, 4), (8, 6)])
+def test_overlap_not_below_frames_per_segment_is_a_clear_error_before_work(recording_svd, overlap, frames):
+    with pytest.raises(ValueError, match=rf"overlap: {overlap}.*less than the frames per segment"):
+        run_recorded(2, frames, overlap)
+    assert recording_svd.init_images == []
+
+
+def test_overlap_checked_against_the_model_default_when_num_frames_is_zero(recording_svd):
+    with pytest.raises(ValueError, match="overlap"):
+        extend_video(SimpleNamespace(num_frames=4), torch.zeros(1, 8, 8, 3), 2, 5, **dict(TINY, num_frames=0))
+
+
+@pytest.mark.parametrize("name,value", [("segments", 0), ("segments", 51), ("overlap", -1), ("overlap", 9)])
+def test_out_of_range_chaining_inputs_are_clear_errors(recording_svd, name, value):
+    args = {"segments": 2, "overlap": 1, name: value}
+    with pytest.raises(ValueError, match=rf"{name}: {value} is not allowed"):
+        run_recorded(args["segments"], 4, args["overlap"])
+
+
+def test_interrupt_between_segments_stops_the_job(recording_svd):
+    recording_svd.after_decode = lambda: request_interrupt(True)
+    try:
+        with pytest.raises(SVDSuiteInterrupted):
+            run_recorded(3, 4, 1)
+    finally:
+        request_interrupt(False)
+    assert len(recording_svd.init_images) == 1
