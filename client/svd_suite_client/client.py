@@ -1,0 +1,455 @@
+"""The sync client for one ComfyUI server: HTTP calls plus ONE websocket shared by every prompt.
+
+A reader thread owns the websocket and hands each event to the queue of the prompt it belongs to.
+Prompt ids are chosen here and registered before POST /prompt, so no event can arrive for a
+prompt nobody waits for. A dropped websocket is reopened (same clientId, bounded backoff) and
+pending prompts are reconciled from /history; a server that stays unreachable fails every
+waiter with `ServerGone` instead of leaving it to hang.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+import websocket
+
+from . import events as ev
+from .errors import ComfyClientError, ExecutionFailed, Interrupted, PromptRejected, ServerGone, Timeout
+from .outputs import RunResult, write_atomic
+
+DEFAULT_SERVER = "http://127.0.0.1:8188"
+SILENCE_POLL_S = 5.0  # with no event for this long, ask /history (covers lost websocket frames)
+
+
+def default_server() -> str:
+    return os.environ.get("SVD_SUITE_SERVER") or DEFAULT_SERVER
+
+
+class _Failure:
+    """Put into a waiter's queue by the reader thread when the connection is lost for good."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+class _Pending:
+    def __init__(self, prompt_id: str):
+        self.prompt_id = prompt_id
+        self.events: queue.Queue = queue.Queue()
+        self.idle = threading.Event()  # executing{node:null} seen: history is written by now
+
+
+class ComfyClient:
+    """A client for one ComfyUI server (sync API; thread-safe; see AsyncComfyClient for asyncio).
+
+    `headers` / `token` go to every HTTP request and the websocket (e.g. a reverse proxy's
+    bearer token); `verify=False` skips TLS certificate checks.
+    """
+
+    def __init__(
+        self,
+        server: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+        verify: bool = True,
+        client_id: str | None = None,
+        http_timeout: float = 30.0,
+        reconnect_attempts: int = 6,
+        reconnect_backoff: float = 0.1,
+        previews: bool = True,
+    ):
+        self.base = (server or default_server()).rstrip("/")
+        if not self.base.startswith(("http://", "https://")):
+            raise ValueError(f"server must start with http:// or https://, got {self.base!r}")
+        self.client_id = client_id or uuid.uuid4().hex
+        self.http_timeout = http_timeout
+        self.reconnect_attempts = reconnect_attempts
+        self.reconnect_backoff = reconnect_backoff
+        self.previews = previews
+        self._headers = dict(headers or {})
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._verify = verify
+        self.session = requests.Session()
+        self.session.headers.update(self._headers)
+        self.session.verify = verify
+        self._lock = threading.Lock()
+        self._connect_lock = threading.Lock()
+        self._pending: dict[str, _Pending] = {}
+        self._early: collections.OrderedDict[str, list] = collections.OrderedDict()
+        self._finished: collections.deque = collections.deque(maxlen=4096)
+        self._finished_set: set[str] = set()
+        self._ws: websocket.WebSocket | None = None
+        self._reader: threading.Thread | None = None
+        self._closed = False
+        self._current_prompt: str | None = None
+        self._status_listeners: list[Callable[[ev.Event], None]] = []
+        self.reconnects = 0
+
+    # ---------------------------------------------------------------- HTTP
+    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", self.http_timeout)
+        try:
+            return self.session.request(method, self.base + path, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ServerGone(f"server {self.base} is unreachable ({type(exc).__name__})") from None
+
+    def _json(self, method: str, path: str, **kwargs) -> Any:
+        response = self._request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise ComfyClientError(
+                f"{method} {path} failed: HTTP {response.status_code} {response.text[:200]}"
+            )
+        return response.json() if response.content else {}
+
+    def object_info(self, class_type: str | None = None) -> dict[str, Any]:
+        return self._json("GET", "/object_info" + (f"/{class_type}" if class_type else ""))
+
+    def system_stats(self) -> dict[str, Any]:
+        return self._json("GET", "/system_stats")
+
+    def history(self, prompt_id: str | None = None) -> dict[str, Any]:
+        """/history/{id} entry of one prompt ({} while unknown), or the whole history without an id."""
+        if prompt_id is None:
+            return self._json("GET", "/history")
+        return self._json("GET", f"/history/{prompt_id}").get(prompt_id, {})
+
+    def queue_state(self) -> dict[str, list[str]]:
+        """Prompt ids running and pending on the server: {"running": [...], "pending": [...]}."""
+        raw = self._json("GET", "/queue")
+        return {
+            "running": [item[1] for item in raw.get("queue_running", [])],
+            "pending": [item[1] for item in raw.get("queue_pending", [])],
+        }
+
+    def queue_length(self) -> int:
+        state = self.queue_state()
+        return len(state["running"]) + len(state["pending"])
+
+    def interrupt(self, prompt_id: str | None = None) -> None:
+        """Interrupt `prompt_id` if it is running (or whatever runs, without an id)."""
+        self._json("POST", "/interrupt", json={"prompt_id": prompt_id} if prompt_id else {})
+
+    def delete_from_queue(self, prompt_ids: list[str]) -> None:
+        self._json("POST", "/queue", json={"delete": list(prompt_ids)})
+
+    def upload_image(
+        self,
+        image: str | os.PathLike | bytes,
+        subfolder: str = "",
+        overwrite: bool = False,
+        filename: str | None = None,
+        type: str = "input",
+    ) -> dict[str, str]:
+        """Upload to the server's input folder; returns {"name", "subfolder", "type"}.
+
+        Use `image_reference(answer)` for the value of a LoadImage `image` input.
+        """
+        if isinstance(image, bytes | bytearray):
+            data, name = bytes(image), filename or f"upload-{uuid.uuid4().hex[:8]}.png"
+        else:
+            path = Path(image)
+            if not path.is_file():
+                raise FileNotFoundError(f"image file not found: {path}")
+            data, name = path.read_bytes(), filename or path.name
+        files = {"image": (name, data, "application/octet-stream")}
+        form = {"type": type, "subfolder": subfolder, "overwrite": "true" if overwrite else "false"}
+        return self._json("POST", "/upload/image", files=files, data=form)
+
+    def download(
+        self, filename: str, subfolder: str, type: str, target: Path, overwrite: bool = False
+    ) -> Path:
+        """GET /view into `target` atomically (a taken name gets a suffix unless `overwrite`)."""
+        params = {"filename": filename, "subfolder": subfolder, "type": type}
+        response = self._request("GET", "/view", params=params, stream=True)
+        with response:
+            if response.status_code != 200:
+                raise ComfyClientError(f"cannot download {subfolder}/{filename}: HTTP {response.status_code}")
+            return write_atomic(target, response.iter_content(1 << 16), overwrite=overwrite)
+
+    def download_outputs(
+        self, result: RunResult, directory: str | os.PathLike, types: tuple[str, ...] = ("output",)
+    ) -> list[Path]:
+        """Download every output file of `result` into `directory` (never overwriting)."""
+        directory = Path(directory)
+        return [
+            self.download(f.filename, f.subfolder, f.type, directory / Path(f.filename).name)
+            for f in result.files(types)
+        ]
+
+    # ---------------------------------------------------------------- websocket
+    def add_status_listener(self, callback: Callable[[ev.Event], None]) -> None:
+        """Called (on the reader thread) with server-wide events such as Status."""
+        self._status_listeners.append(callback)
+
+    def _ws_url(self) -> str:
+        scheme = "wss" if self.base.startswith("https") else "ws"
+        return f"{scheme}{self.base[self.base.index(':') :]}/ws?clientId={self.client_id}"
+
+    def _open_ws(self) -> websocket.WebSocket:
+        sslopt = None if self._verify else {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+        try:
+            ws = websocket.create_connection(
+                self._ws_url(), timeout=10, header=self._headers, sslopt=sslopt, enable_multithread=True
+            )
+        except (OSError, websocket.WebSocketException) as exc:
+            raise ServerGone(f"cannot open websocket to {self.base} ({type(exc).__name__})") from None
+        if self.previews:
+            ws.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
+        ws.settimeout(None)
+        return ws
+
+    def connect(self) -> None:
+        """Open the websocket and start the reader (done lazily by queue/run)."""
+        with self._connect_lock:
+            if self._closed:
+                raise ComfyClientError("client is closed")
+            if self._reader is not None and self._reader.is_alive():
+                return
+            self._ws = self._open_ws()
+            self._reader = threading.Thread(target=self._read_loop, name="svd-suite-ws", daemon=True)
+            self._reader.start()
+
+    def close(self) -> None:
+        self._closed = True
+        ws = self._ws
+        if ws is not None:
+            try:
+                ws.shutdown()  # no close handshake: the reader thread is the one receiving
+            except Exception:  # noqa: BLE001 - closing a broken socket may raise anything
+                pass
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(5)
+        self.session.close()
+
+    def __enter__(self) -> ComfyClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _read_loop(self) -> None:
+        while not self._closed:
+            try:
+                frame = self._ws.recv()
+                lost = not self._ws.connected
+            except (OSError, websocket.WebSocketException):
+                lost = True
+            if self._closed:
+                return
+            if lost:
+                if not self._reconnect():
+                    return
+                continue
+            try:
+                self._dispatch(ev.parse_binary(frame) if isinstance(frame, bytes) else ev.parse_text(frame))
+            except Exception:  # noqa: BLE001 - one bad frame must not kill the reader
+                continue
+
+    def _reconnect(self) -> bool:
+        delay = self.reconnect_backoff
+        for _ in range(self.reconnect_attempts):
+            if self._closed:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            try:
+                self._ws = self._open_ws()
+            except ServerGone:
+                continue
+            self.reconnects += 1
+            self._reconcile_pending()
+            return True
+        gone = ServerGone(f"lost the connection to {self.base} and could not reconnect")
+        with self._lock:
+            waiters = list(self._pending.values())
+        for pending in waiters:
+            pending.events.put(_Failure(gone))
+        with self._connect_lock:
+            self._reader = None  # a later queue()/run() may try afresh
+        return False
+
+    def _reconcile_pending(self) -> None:
+        """After a reconnect, finish prompts that completed while we were not listening."""
+        with self._lock:
+            waiting = list(self._pending)
+        for prompt_id in waiting:
+            try:
+                entry = self.history(prompt_id)
+            except ComfyClientError:
+                return
+            event = terminal_from_history(prompt_id, entry)
+            if event is not None:
+                self._deliver(prompt_id, event)
+
+    def _dispatch(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Preview) and event.prompt_id is None:
+            event.prompt_id = self._current_prompt  # event-1 previews carry no prompt id
+        elif isinstance(event, ev.Started | ev.Executing) and event.prompt_id:
+            self._current_prompt = event.prompt_id
+        if event.prompt_id is None:
+            for listener in list(self._status_listeners):
+                listener(event)
+            return
+        self._deliver(event.prompt_id, event)
+
+    def _deliver(self, prompt_id: str, event: ev.Event) -> None:
+        with self._lock:
+            pending = self._pending.get(prompt_id)
+            if pending is None:
+                if prompt_id in self._finished_set:
+                    return
+                self._early.setdefault(prompt_id, []).append(event)
+                while len(self._early) > 1024:
+                    self._early.popitem(last=False)
+                return
+        if isinstance(event, ev.Executing) and event.node is None:
+            pending.idle.set()
+        pending.events.put(event)
+
+    # ---------------------------------------------------------------- prompts
+    def queue(self, prompt: dict[str, Any], prompt_id: str | None = None, front: bool = False) -> str:
+        """Submit an API-format prompt; returns its id. Events are kept until `wait(id)`."""
+        self.connect()
+        prompt_id = prompt_id or str(uuid.uuid4())
+        pending = _Pending(prompt_id)
+        with self._lock:
+            self._pending[prompt_id] = pending
+            for early in self._early.pop(prompt_id, []):
+                pending.events.put(early)
+        body: dict[str, Any] = {"prompt": prompt, "client_id": self.client_id, "prompt_id": prompt_id}
+        if front:
+            body["front"] = True
+        try:
+            response = self._request("POST", "/prompt", json=body)
+        except BaseException:
+            self._forget(prompt_id)
+            raise
+        if response.status_code != 200:
+            self._forget(prompt_id)
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = response.text
+            if response.status_code == 400:
+                raise PromptRejected(answer)
+            raise ComfyClientError(f"POST /prompt failed: HTTP {response.status_code} {str(answer)[:200]}")
+        return prompt_id
+
+    def _forget(self, prompt_id: str) -> None:
+        with self._lock:
+            self._pending.pop(prompt_id, None)
+            if prompt_id not in self._finished_set:
+                if len(self._finished) == self._finished.maxlen:
+                    self._finished_set.discard(self._finished[0])
+                self._finished.append(prompt_id)
+                self._finished_set.add(prompt_id)
+
+    def wait(
+        self, prompt_id: str, timeout: float = 600.0, on_event: Callable[[ev.Event], None] | None = None
+    ) -> RunResult:
+        """Follow a queued prompt to its end; return its RunResult or raise
+        ExecutionFailed / Interrupted / ServerGone / Timeout."""
+        with self._lock:
+            pending = self._pending.get(prompt_id)
+        if pending is None:
+            raise ComfyClientError(f"prompt {prompt_id} was not queued by this client (or already awaited)")
+        deadline = time.monotonic() + timeout
+        seen: list[ev.Event] = []
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Timeout(f"prompt {prompt_id} did not finish within {timeout:g}s")
+                try:
+                    item = pending.events.get(timeout=min(remaining, SILENCE_POLL_S))
+                except queue.Empty:
+                    item = self._check_silent_prompt(prompt_id)
+                    if item is None:
+                        continue
+                if isinstance(item, _Failure):
+                    raise item.error
+                seen.append(item)
+                if on_event is not None:
+                    on_event(item)
+                if isinstance(item, ev.TERMINAL):
+                    break
+            if isinstance(item, ev.Error):
+                raise ExecutionFailed(
+                    prompt_id, item.node_id, item.node_type, item.message, item.exception_type, item.traceback
+                )
+            if isinstance(item, ev.Interrupted):
+                raise Interrupted(prompt_id, item.node_id, item.node_type)
+            history = self._finished_history(pending, deadline)
+            return RunResult(prompt_id=prompt_id, status="success", events=seen, history=history)
+        finally:
+            self._forget(prompt_id)
+
+    def run(
+        self,
+        prompt: dict[str, Any],
+        timeout: float = 600.0,
+        on_event: Callable[[ev.Event], None] | None = None,
+    ) -> RunResult:
+        """Queue `prompt`, follow it over the websocket, and return its outputs from /history."""
+        return self.wait(self.queue(prompt), timeout=timeout, on_event=on_event)
+
+    def _finished_history(self, pending: _Pending, deadline: float) -> dict[str, Any]:
+        # execution_success is sent just before the server stores history: retry briefly.
+        delay = 0.002
+        end = min(deadline, time.monotonic() + 10.0)
+        while True:
+            entry = self.history(pending.prompt_id)
+            if entry or time.monotonic() >= end:
+                return entry
+            pending.idle.wait(delay)
+            delay = min(delay * 2, 0.2)
+
+    def _check_silent_prompt(self, prompt_id: str) -> ev.Event | None:
+        """No event for a while: did the prompt finish unseen, or did the server forget it?"""
+        entry = self.history(prompt_id)
+        event = terminal_from_history(prompt_id, entry)
+        if event is not None or entry:
+            return event
+        state = self.queue_state()
+        if prompt_id in state["running"] or prompt_id in state["pending"]:
+            return None
+        event = terminal_from_history(prompt_id, self.history(prompt_id))
+        if event is None:
+            raise ServerGone(f"server {self.base} no longer knows prompt {prompt_id} (restarted?)")
+        return event
+
+
+def terminal_from_history(prompt_id: str, entry: dict[str, Any]) -> ev.Event | None:
+    """The terminal event a /history entry implies, or None while the prompt is unfinished."""
+    status = (entry or {}).get("status") or {}
+    messages = status.get("messages") or []
+    for kind, data in reversed(messages):
+        if kind == "execution_error":
+            return ev.Error(
+                prompt_id=prompt_id,
+                node_id=str(data.get("node_id")),
+                node_type=data.get("node_type"),
+                message=data.get("exception_message", ""),
+                exception_type=data.get("exception_type", ""),
+                traceback=list(data.get("traceback") or []),
+            )
+        if kind == "execution_interrupted":
+            return ev.Interrupted(
+                prompt_id=prompt_id, node_id=str(data.get("node_id")), node_type=data.get("node_type")
+            )
+    if status.get("completed") or status.get("status_str") == "success":
+        return ev.Success(prompt_id=prompt_id)
+    return None
