@@ -140,34 +140,38 @@ def _consistency(source, target, flow, grid_x, grid_y):
 
 
 def _splat(values, weights, dest_x, dest_y, height: int, width: int):
-    """Bilinear forward splat: (sum of weighted values, sum of weights) per destination pixel."""
+    """Bilinear forward splat: (sum of weighted values, sum of weights) per destination pixel.
+
+    Splatting happens on a canvas with a one-pixel margin and destinations are clamped into it,
+    so pixels that leave the frame land in the margin (dropped afterwards) instead of needing
+    masks: one bincount per quantity over the four bilinear corners at once.
+    """
     import numpy as np
 
-    x0 = np.floor(dest_x)
-    y0 = np.floor(dest_y)
-    fx = dest_x - x0
-    fy = dest_y - y0
-    x0 = x0.astype(np.int64)
-    y0 = y0.astype(np.int64)
-    size = height * width
-    mass = np.zeros(size, np.float64)
-    sums = np.zeros((values.shape[-1], size), np.float64)
+    padded_w, padded_h = width + 2, height + 2
+    x = np.clip(dest_x + 1.0, 0.0, padded_w - 1.0)
+    y = np.clip(dest_y + 1.0, 0.0, padded_h - 1.0)
+    x0 = np.minimum(np.floor(x), padded_w - 2)
+    y0 = np.minimum(np.floor(y), padded_h - 2)
+    fx = (x - x0).astype(np.float32)
+    fy = (y - y0).astype(np.float32)
+    corner = y0.astype(np.int64) * padded_w + x0.astype(np.int64)
+    index = np.concatenate((corner, corner + 1, corner + padded_w, corner + padded_w + 1))
+    weight = np.concatenate(((1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy))
+    weight *= np.tile(weights.astype(np.float32), 4)
+    size = padded_h * padded_w
+
+    def accumulate(per_source):
+        canvas = (
+            np.bincount(index, weight * np.tile(per_source, 4), size)
+            if per_source is not None
+            else (np.bincount(index, weight, size))
+        )
+        return canvas.reshape(padded_h, padded_w)[1:-1, 1:-1].astype(np.float32)
+
     flat_values = values.reshape(-1, values.shape[-1])
-    for dx, dy, w in (
-        (0, 0, (1 - fx) * (1 - fy)),
-        (1, 0, fx * (1 - fy)),
-        (0, 1, (1 - fx) * fy),
-        (1, 1, fx * fy),
-    ):
-        xi = x0 + dx
-        yi = y0 + dy
-        inside = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
-        index = (yi * width + xi)[inside]
-        contribution = (w * weights)[inside]
-        mass += np.bincount(index, contribution, size)
-        for channel in range(values.shape[-1]):
-            sums[channel] += np.bincount(index, contribution * flat_values[inside.ravel(), channel], size)
-    return sums.reshape(-1, height, width), mass.reshape(height, width)
+    sums = np.stack([accumulate(flat_values[:, channel]) for channel in range(values.shape[-1])])
+    return sums, accumulate(None)
 
 
 def _fill_holes(flow_sum, mass, fallback):
