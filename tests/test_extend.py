@@ -166,3 +166,91 @@ def test_interrupt_between_segments_stops_the_job(recording_svd):
     finally:
         request_interrupt(False)
     assert len(recording_svd.init_images) == 1
+
+
+# --------------------------------------------------------------------------- the tiny model
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_svd_dir):
+    from svd_suite.nodes.svd import load_svd_model
+
+    return load_svd_model(str(tiny_svd_dir))
+
+
+@pytest.fixture(scope="module")
+def start_image():
+    generator = torch.Generator().manual_seed(7)
+    return torch.rand(1, 80, 96, 3, generator=generator)
+
+
+@pytest.fixture
+def svd_spy(monkeypatch):
+    """Records what the real SVD functions receive and return, without changing them."""
+    from svd_suite.nodes import svd
+
+    spy = SimpleNamespace(conditions=[], decoded=[])
+    prepare, decode = svd.prepare_conditioning, svd.decode_latents
+
+    def prepare_conditioning(*args, **kwargs):
+        cond = prepare(*args, **kwargs)
+        spy.conditions.append(cond)
+        return cond
+
+    def decode_latents(*args, **kwargs):
+        frames, fps = decode(*args, **kwargs)
+        spy.decoded.append(frames.clone())
+        return frames, fps
+
+    monkeypatch.setattr(svd, "prepare_conditioning", prepare_conditioning)
+    monkeypatch.setattr(svd, "decode_latents", decode_latents)
+    return spy
+
+
+@pytest.mark.parametrize("segments,frames,overlap", [(2, 4, 1), (3, 5, 0), (2, 6, 3)])
+def test_tiny_model_video_has_segments_times_fresh_frames_plus_overlap(
+    tiny_model, start_image, segments, frames, overlap
+):
+    video, fps = extend_video(tiny_model, start_image, segments, overlap, **dict(TINY, num_frames=frames))
+    assert video.shape == (segments * (frames - overlap) + overlap, 64, 64, 3)
+    assert fps == 7.0
+    assert 0.0 <= float(video.min()) and float(video.max()) <= 1.0
+
+
+def test_tiny_model_next_segment_is_conditioned_on_the_previous_last_frame(tiny_model, start_image, svd_spy):
+    extend_video(tiny_model, start_image, 3, 1, **TINY)
+    assert len(svd_spy.conditions) == 3
+    for k in (1, 2):
+        assert torch.equal(svd_spy.conditions[k].frame, svd_spy.decoded[k - 1][-1:])
+    # and segment 0 starts from the (resized) input image, not from something else
+    assert not torch.equal(svd_spy.conditions[0].frame, svd_spy.decoded[0][-1:])
+
+
+def test_tiny_model_same_seed_gives_the_same_video(tiny_model, start_image):
+    first, _ = extend_video(tiny_model, start_image, 2, 1, **dict(TINY, seed=5))
+    again, _ = extend_video(tiny_model, start_image, 2, 1, **dict(TINY, seed=5))
+    other, _ = extend_video(tiny_model, start_image, 2, 1, **dict(TINY, seed=6))
+    assert torch.allclose(first, again, atol=1e-5)
+    assert (first - other).abs().max() > 1e-3
+
+
+def test_tiny_model_interrupt_between_segments_stops_before_the_next_one(tiny_model, start_image, svd_spy):
+    per_segment = TINY["steps"] + 1  # 4 frames decoded in one chunk of 4
+
+    class InterruptAtEndOfFirstSegment:
+        def update(self, value, preview=None):
+            if value == per_segment:
+                request_interrupt(True)
+
+    try:
+        with pytest.raises(SVDSuiteInterrupted):
+            extend_video(tiny_model, start_image, 3, 1, progress=InterruptAtEndOfFirstSegment(), **TINY)
+    finally:
+        request_interrupt(False)
+    assert len(svd_spy.conditions) == 1
+
+
+def test_tiny_model_bad_sampler_input_fails_before_any_segment(tiny_model, start_image, svd_spy):
+    with pytest.raises(ValueError, match="steps"):
+        extend_video(tiny_model, start_image, 2, 1, **dict(TINY, steps=0))
+    assert svd_spy.conditions == []

@@ -54,6 +54,7 @@ def validate_long_video(model: Any, segments: int, overlap: int, num_frames: int
     """Check the chaining inputs before any work; returns the frames per segment."""
     _whole_number("segments", segments, *SEGMENTS_RANGE)
     _whole_number("overlap", overlap, *OVERLAP_RANGE)
+    _whole_number("num_frames", num_frames, 0, 128)
     frames = frames_per_segment(model, num_frames)
     if overlap >= frames:
         raise ValueError(
@@ -63,14 +64,31 @@ def validate_long_video(model: Any, segments: int, overlap: int, num_frames: int
     return frames
 
 
+def _validate_sampling(
+    seed: int, steps: int, min_guidance_scale: float, max_guidance_scale: float, decode_chunk_size: int
+) -> None:
+    """The sampler's and decoder's own checks, run up front so segment 0 is not wasted work."""
+    from ..svd.sampling import check_sampling_params
+    from ..svd.validation import check_int
+
+    check_sampling_params(seed, steps, min_guidance_scale, max_guidance_scale)
+    check_int("decode_chunk_size", decode_chunk_size, 1, 128)
+
+
 def segment_seed(seed: int, segment: int) -> int:
     """Segment k samples with seed + k (wrapping at 2^64, ComfyUI's seed range)."""
     return (int(seed) + segment) % SEED_MODULUS
 
 
-def segment_progress_span(frames: int, steps: int, decode_chunk_size: int) -> int:
-    """Progress units per segment: one per sampling step plus one per decoded chunk."""
-    chunk = int(decode_chunk_size) if decode_chunk_size else frames
+def segment_progress_span(model: Any, frames: int, steps: int, decode_chunk_size: int) -> int:
+    """Progress units per segment: one per sampling step plus one per decoded chunk.
+
+    A model loaded with a decode_chunk_size hint never decodes larger chunks than the hint.
+    """
+    chunk = int(decode_chunk_size) or frames
+    cap = int(getattr(model, "decode_chunk_size", 0) or 0)
+    if cap:
+        chunk = min(chunk, cap)
     return int(steps) + math.ceil(frames / chunk)
 
 
@@ -128,9 +146,9 @@ def extend_video(
     import torch
 
     frames = validate_long_video(model, segments, overlap, num_frames)
+    _validate_sampling(seed, steps, min_guidance_scale, max_guidance_scale, decode_chunk_size)
     svd = _svd_api()
-    chunk = int(decode_chunk_size) if decode_chunk_size else frames
-    per_segment = segment_progress_span(frames, steps, chunk)
+    per_segment = segment_progress_span(model, frames, steps, decode_chunk_size)
     decode_span = per_segment - int(steps)
     if progress is None:
         progress = Progress(segments * per_segment)
@@ -164,7 +182,7 @@ def extend_video(
         decoded, out_fps = svd.decode_latents(
             model,
             latent,
-            decode_chunk_size=chunk,
+            decode_chunk_size=decode_chunk_size,
             progress=_StageProgress(progress, base + int(steps), decode_span),
         )
         del latent, cond

@@ -151,7 +151,9 @@ class SVDSuite_ExtendVideo:
         from .long_video import extend_video, segment_progress_span, validate_long_video
 
         frames = validate_long_video(svd_model, segments, overlap, params.get("num_frames", 0))
-        span = segment_progress_span(frames, params.get("steps", 25), params.get("decode_chunk_size", 8))
+        span = segment_progress_span(
+            svd_model, frames, params.get("steps", 25), params.get("decode_chunk_size", 8)
+        )
         progress = Progress(segments * span, node_id=unique_id)
         return extend_video(svd_model, image, segments, overlap, progress=progress, **params)
 
