@@ -1,8 +1,181 @@
-"""`svd-suite` command line (being written: see the client issue)."""
+"""`svd-suite` command line: run, batch and img2vid.
 
+Exit codes: 0 success; 1 a node failed while running; 2 bad usage or workflow; 3 the server (or
+client-side validation) rejected the graph; 4 server unreachable or gone; 5 timeout; 6 a batch
+finished with failures; 8 interrupted on the server; 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
 import sys
+from pathlib import Path
+
+from . import __version__
+from .batch import run_batch, summary_text
+from .client import ComfyClient, default_server
+from .errors import (
+    ComfyClientError,
+    ExecutionFailed,
+    Interrupted,
+    PromptRejected,
+    ServerGone,
+    Timeout,
+    ValidationFailed,
+    WorkflowError,
+)
+from .img2vid import ENGINES, add_img2vid_arguments, run_img2vid
+from .jobs import prepare_prompt, run_to_files
+from .progress import make_reporter
+
+EXIT_CODES = [
+    (ExecutionFailed, 1),
+    (ValidationFailed, 3),
+    (WorkflowError, 2),
+    (PromptRejected, 3),
+    (ServerGone, 4),
+    (Timeout, 5),
+    (Interrupted, 8),
+]
 
 
-def main(argv=None) -> int:
-    print("svd-suite: not implemented yet", file=sys.stderr)
-    return 2
+def exit_code(error: Exception) -> int:
+    for kind, code in EXIT_CODES:
+        if isinstance(error, kind):
+            return code
+    return 2 if isinstance(error, ValueError | FileNotFoundError | FileExistsError) else 1
+
+
+def client_options(args: argparse.Namespace) -> dict:
+    """Connection options shared by every command (token from the environment, never from argv)."""
+    return {"token": os.environ.get("SVD_SUITE_TOKEN") or None, "verify": not args.insecure}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="svd-suite", description="Run SVD Suite / ComfyUI workflows headlessly."
+    )
+    parser.add_argument("--version", action="version", version=f"svd-suite {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser, many_servers: bool = False) -> None:
+        if many_servers:
+            sub.add_argument(
+                "--server",
+                action="append",
+                help=f"ComfyUI URL; repeat to spread work (default $SVD_SUITE_SERVER or {default_server()})",
+            )
+        else:
+            sub.add_argument("--server", default=None, help=f"ComfyUI URL (default {default_server()})")
+        sub.add_argument("--json", action="store_true", help="JSON lines on stdout instead of a progress bar")
+        sub.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait per prompt")
+        sub.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+
+    run = commands.add_parser("run", help="run one API-format workflow and download its outputs")
+    run.add_argument("workflow", help="API-format workflow JSON (UI format is converted when possible)")
+    run.add_argument("--image", help="upload this image and feed it to the workflow's LoadImage node")
+    run.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NODE.input=VALUE",
+        help="set an input by node id or title, e.g. 'Seed.seed=5' or '12.steps=20'",
+    )
+    run.add_argument("--out", default=".", help="folder for the output files")
+    run.add_argument(
+        "--no-validate", action="store_true", help="skip client-side checks against /object_info"
+    )
+    common(run)
+
+    batch = commands.add_parser("batch", help="run a workflow for every image of a folder (resumable)")
+    batch.add_argument("workflow")
+    batch.add_argument("--images", required=True, help="folder of input images")
+    batch.add_argument("--out", required=True, help="output folder (holds manifest.json)")
+    batch.add_argument("--resume", action="store_true", help="skip images the manifest lists as done")
+    batch.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.input=VALUE")
+    common(batch, many_servers=True)
+
+    img2vid = commands.add_parser("img2vid", help="turn one image into a video with the bundled workflows")
+    img2vid.add_argument("image")
+    img2vid.add_argument("-o", "--output", required=True, help="video file to write (e.g. out.mp4)")
+    img2vid.add_argument("--engine", choices=ENGINES, default="local")
+    img2vid.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    add_img2vid_arguments(img2vid)
+    common(img2vid)
+    return parser
+
+
+def cmd_run(args: argparse.Namespace, reporter) -> int:
+    with ComfyClient(args.server, **client_options(args)) as client:
+        prepared = prepare_prompt(client, args.workflow, args.image, args.sets, validate=not args.no_validate)
+        if hasattr(reporter, "node_names"):
+            reporter.node_names.update(prepared.node_names)
+        result, files = run_to_files(client, prepared.prompt, Path(args.out), reporter, args.timeout)
+    reporter.summary({"status": "success", "prompt_id": result.prompt_id, "outputs": [str(p) for p in files]})
+    if not args.json:
+        for path in files:
+            print(path)
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace, reporter) -> int:
+    servers = args.server or [default_server()]
+    summary = run_batch(
+        args.workflow,
+        Path(args.images),
+        Path(args.out),
+        servers,
+        reporter,
+        resume=args.resume,
+        assignments=tuple(args.sets),
+        timeout=args.timeout,
+        client_options=client_options(args),
+    )
+    reporter.summary(
+        {
+            "status": "success" if not summary.failed else "failed",
+            "done": summary.done,
+            "skipped": summary.skipped,
+            "failed": summary.failed,
+            "per_server": summary.per_server,
+        }
+    )
+    if not args.json:
+        print(summary_text(summary))
+    return 0 if not summary.failed else 6
+
+
+def cmd_img2vid(args: argparse.Namespace, reporter) -> int:
+    with ComfyClient(args.server, **client_options(args)) as client:
+        path, result = run_img2vid(client, args, reporter)
+    reporter.summary({"status": "success", "prompt_id": result.prompt_id, "outputs": [str(path)]})
+    if not args.json:
+        print(path)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "batch": cmd_batch, "img2vid": cmd_img2vid}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    reporter = make_reporter(args.json)
+    try:
+        return COMMANDS[args.command](args, reporter)
+    except KeyboardInterrupt:
+        reporter.message("svd-suite: interrupted (the prompt was interrupted on the server)")
+        return 130
+    except (ComfyClientError, ValueError, OSError) as error:
+        code = exit_code(error)
+        reason = " ".join(str(error).split()) or type(error).__name__
+        reporter.summary(
+            {"status": "error", "exit_code": code, "error": type(error).__name__, "reason": reason}
+        )
+        print(f"svd-suite: error: {reason}", file=sys.stderr)
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -166,6 +166,18 @@ def validate(workflow: dict[str, Any], object_info: dict[str, Any]) -> list[str]
     return problems
 
 
+def coerce(workflow: dict[str, Any], object_info: dict[str, Any]) -> dict[str, Any]:
+    """Make whole floats integers where the server wants INT (`--fps 7` parses as 7.0 elsewhere)."""
+    for node in workflow.values():
+        declared = (object_info.get(node.get("class_type")) or {}).get("input") or {}
+        specs = {**(declared.get("optional") or {}), **(declared.get("required") or {})}
+        for name, value in (node.get("inputs") or {}).items():
+            kind = input_spec(specs.get(name))[0]
+            if kind == "INT" and isinstance(value, float) and value.is_integer():
+                node["inputs"][name] = int(value)
+    return workflow
+
+
 def check(workflow: dict[str, Any], object_info: dict[str, Any]) -> None:
     """Raise ValidationFailed listing every problem `validate` finds."""
     problems = validate(workflow, object_info)
