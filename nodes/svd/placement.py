@@ -1,0 +1,102 @@
+"""Where each component lives while it runs: the offload policies of SVD_MODEL.
+
+Kept apart from loading so the sampler and decoder say only "I use the VAE now" and the policy
+decides whether that means nothing (resident), a trip to the accelerator and back ("model"),
+accelerate's per-layer hooks ("sequential", set up once at load), or loading the CLIP image
+encoder just for conditioning ("release", the CPU default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from .types import SVDModel
+
+log = logging.getLogger("svd_suite")
+T = TypeVar("T")
+
+OFFLOAD_CHOICES = ("auto", "none", "model", "sequential")
+ACCELERATOR_ONLY = ("model", "sequential")
+AUTO_MODEL_OFFLOAD_BELOW_BYTES = 16 * 1024**3  # SVD-XT fp16 needs ~4.2 GiB weights + 4-8 GiB activations
+
+
+def resolve_offload(offload: str, device) -> str:
+    """The policy actually used for `offload` on `device` (ValueError for impossible choices)."""
+    if offload not in OFFLOAD_CHOICES:
+        raise ValueError(f"offload: {offload!r} is not one of {list(OFFLOAD_CHOICES)}")
+    accelerator = device.type != "cpu"
+    if offload in ACCELERATOR_ONLY and not accelerator:
+        raise ValueError(
+            f"offload: {offload!r} moves weights between the CPU and a GPU, but this run computes on "
+            f"{device.type} (no accelerator). Use 'auto' or 'none'."
+        )
+    if offload != "auto":
+        return offload
+    if not accelerator:
+        return "release"
+    try:
+        import torch
+
+        total = torch.cuda.get_device_properties(device).total_memory
+    except Exception:
+        return "none"
+    return "model" if total < AUTO_MODEL_OFFLOAD_BELOW_BYTES else "none"
+
+
+def place_at_load(module: Any, device, offload: str) -> Any:
+    """Put a freshly loaded component where its policy wants it between runs."""
+    if offload == "none":
+        return module.to(device)
+    if offload == "sequential":
+        from accelerate import cpu_offload
+
+        cpu_offload(module, execution_device=device)
+    return module  # "model" and "release": stay on the CPU until used
+
+
+@contextlib.contextmanager
+def in_use(model: SVDModel, module: Any) -> Iterator[Any]:
+    """Make `module` runnable on model.device for the duration of the block."""
+    if model.offload != "model":
+        yield module
+        return
+    module.to(model.device)
+    try:
+        yield module
+    finally:
+        module.to("cpu")
+        _empty_accelerator_cache(model.device)
+
+
+def with_image_encoder(model: SVDModel, fn: Callable[[Any], T]) -> T:
+    """Return fn(image_encoder); under "release" the encoder is loaded now and dropped after.
+
+    A callback rather than a context manager so no caller frame keeps the weights alive.
+    """
+    with model.lock:
+        encoder = model.image_encoder
+        if encoder is None:
+            encoder = model.image_encoder_loader()
+            if model.offload != "release":
+                model.image_encoder = encoder
+    try:
+        with in_use(model, encoder):
+            return fn(encoder)
+    finally:
+        if model.offload == "release":
+            encoder = None
+            gc.collect()
+
+
+def _empty_accelerator_cache(device) -> None:
+    try:
+        import torch
+
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    except Exception as exc:  # pragma: no cover - only on accelerators
+        log.debug("empty_cache failed: %s", exc)
