@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.pack import load_pack
 from test_svd_support import (
     ATOL,
     Case,
@@ -15,15 +16,17 @@ from test_svd_support import (
     staged_frames,
 )
 
-from svd_suite.nodes import comfy
-from svd_suite.nodes.svd import image_to_video, load_svd_model
+load_pack()
+from svd_suite.nodes import comfy  # noqa: E402
+from svd_suite.nodes.svd import image_to_video, load_svd_model  # noqa: E402
 
 CASES = {
     "square_guided": Case(),
     "non_square_chunked": Case(width=128, height=64, num_frames=8, decode_chunk_size=3, seed=7),
     "guidance_off": Case(max_guidance_scale=1.0, steps=3),
-    "cond_aug_fps_motion": Case(cond_aug=0.3, fps=12, motion_bucket_id=40, min_guidance_scale=2.0,
-                                max_guidance_scale=2.5),
+    "cond_aug_fps_motion": Case(
+        cond_aug=0.3, fps=12, motion_bucket_id=40, min_guidance_scale=2.0, max_guidance_scale=2.5
+    ),
 }
 
 
@@ -48,8 +51,14 @@ def test_image_to_video_equals_the_pipeline(model, tiny_svd_dir):
     case = Case(decode_chunk_size=5, seed=99)
     pil = random_image(case.width, case.height, seed=4)
     frames, fps = image_to_video(
-        model, image_tensor(pil), width=case.width, height=case.height, num_frames=case.num_frames,
-        seed=case.seed, steps=case.steps, decode_chunk_size=case.decode_chunk_size,
+        model,
+        image_tensor(pil),
+        width=case.width,
+        height=case.height,
+        num_frames=case.num_frames,
+        seed=case.seed,
+        steps=case.steps,
+        decode_chunk_size=case.decode_chunk_size,
     )
     np.testing.assert_allclose(frames.numpy(), pipeline_frames(tiny_svd_dir, pil, case), atol=ATOL, rtol=0)
     assert fps == 7.0
@@ -74,8 +83,9 @@ def test_different_seeds_give_different_frames(model):
 
 
 def test_largest_seed_is_accepted(model):
-    frames, _ = staged_frames(model, image_tensor(random_image(64, 64)), Case(num_frames=4, steps=1,
-                                                                                  seed=2**64 - 1))
+    frames, _ = staged_frames(
+        model, image_tensor(random_image(64, 64)), Case(num_frames=4, steps=1, seed=2**64 - 1)
+    )
     assert torch.isfinite(frames).all()
 
 

@@ -72,11 +72,19 @@ def pipeline_frames(model_dir: Path, pil_image, case: Case) -> np.ndarray:
 
     pipe = _pipeline(str(model_dir))
     out = pipe(
-        pil_image, height=case.height, width=case.width, num_frames=case.num_frames,
-        num_inference_steps=case.steps, min_guidance_scale=case.min_guidance_scale,
-        max_guidance_scale=case.max_guidance_scale, fps=case.fps, motion_bucket_id=case.motion_bucket_id,
-        noise_aug_strength=case.cond_aug, decode_chunk_size=case.decode_chunk_size,
-        generator=torch.Generator().manual_seed(case.seed), output_type="np",
+        pil_image,
+        height=case.height,
+        width=case.width,
+        num_frames=case.num_frames,
+        num_inference_steps=case.steps,
+        min_guidance_scale=case.min_guidance_scale,
+        max_guidance_scale=case.max_guidance_scale,
+        fps=case.fps,
+        motion_bucket_id=case.motion_bucket_id,
+        noise_aug_strength=case.cond_aug,
+        decode_chunk_size=case.decode_chunk_size,
+        generator=torch.Generator().manual_seed(case.seed),
+        output_type="np",
     )
     return out.frames[0]
 
@@ -85,10 +93,26 @@ def staged_frames(model, image, case: Case, progress=None):
     """Our path: conditioning → sampler → decode; returns (frames tensor, fps)."""
     from svd_suite.nodes.svd import decode_latents, prepare_conditioning, sample_latents
 
-    cond = prepare_conditioning(model, image, case.width, case.height, "crop", case.num_frames, case.fps,
-                                case.motion_bucket_id, case.cond_aug)
-    latent = sample_latents(model, cond, case.seed, case.steps, case.min_guidance_scale,
-                            case.max_guidance_scale, progress=progress)
+    cond = prepare_conditioning(
+        model,
+        image,
+        case.width,
+        case.height,
+        "crop",
+        case.num_frames,
+        case.fps,
+        case.motion_bucket_id,
+        case.cond_aug,
+    )
+    latent = sample_latents(
+        model,
+        cond,
+        case.seed,
+        case.steps,
+        case.min_guidance_scale,
+        case.max_guidance_scale,
+        progress=progress,
+    )
     return decode_latents(model, latent, case.decode_chunk_size)
 
 

@@ -103,14 +103,9 @@ def resolve_model_name(name: str) -> str:
         raise ValueError(f"model: expected the name of an SVD model, got {name!r}")
     if os.path.isabs(name) and os.path.exists(name):
         return name
-    if name.startswith(CHECKPOINT_PREFIX):
-        single_file = _single_file_module()
-        rel = name[len(CHECKPOINT_PREFIX) :]
-        if single_file is not None:
-            for root in comfy.model_folders("checkpoints"):
-                candidate = os.path.join(root, rel)
-                if os.path.isfile(candidate):
-                    return candidate
+    single_file = _single_file_module()
+    if name.startswith(CHECKPOINT_PREFIX) and single_file is not None:
+        return single_file.checkpoint_path(name[len(CHECKPOINT_PREFIX) :])
     parts = name.replace("\\", "/").split("/")
     if ".." not in parts:
         for kind in MODEL_KINDS:

@@ -125,7 +125,11 @@ def _load_single_file(path: str, dtype, device, offload: str) -> dict:
         raise ValueError(
             f"model: {path} is a single-file checkpoint, which this install cannot load"
         ) from None
-    unet, vae, image_encoder, scheduler_config, image_mean, image_std = load_single_file(path, dtype, device)
+    # Offloaded policies keep weights on the CPU between uses, so build them there.
+    build_on = device if offload == "none" else "cpu"
+    unet, vae, image_encoder, scheduler_config, image_mean, image_std = load_single_file(
+        path, dtype, build_on
+    )
     unet, vae, image_encoder = (
         place_at_load(m.eval().requires_grad_(False), device, offload) for m in (unet, vae, image_encoder)
     )
