@@ -1,4 +1,466 @@
-"""ComfyUI node classes for this concern (thin: they call plain functions)."""
+"""ComfyUI node classes for remote image-to-video (thin: they call the plain functions).
 
-NODE_CLASS_MAPPINGS: dict[str, type] = {}
-NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}
+API keys are never inputs: they come from the server's environment or the SVD Suite config file
+(docs/remote.md), so they cannot end up in workflow files, PNG metadata or /history.
+"""
+
+from __future__ import annotations
+
+from .auto import DEFAULT_ENGINES, auto_image_to_video
+
+# The provider modules (and `requests`) load on first use, not at ComfyUI start-up.
+
+CATEGORY = "SVD Suite/remote"
+IMAGE_TIP = "The start frame (first image of the batch is used); sent inline as a PNG, not uploaded."
+SEED = (
+    "INT",
+    {
+        "default": -1,
+        "min": -1,
+        "max": 2**53 - 1,
+        "tooltip": "-1 = random (the provider picks; the node re-runs every time). Any other value "
+        "is sent as the seed and ComfyUI's cache applies.",
+    },
+)
+TIMEOUT = (
+    "INT",
+    {
+        "default": 600,
+        "min": 10,
+        "max": 7200,
+        "step": 10,
+        "tooltip": "Overall deadline in seconds; when it passes the job is cancelled at the provider.",
+    },
+)
+MOTION = (
+    "INT",
+    {"default": 127, "min": 1, "max": 255, "tooltip": "SVD motion bucket: higher = more motion."},
+)
+COND_AUG = (
+    "FLOAT",
+    {
+        "default": 0.02,
+        "min": 0.0,
+        "max": 10.0,
+        "step": 0.001,
+        "tooltip": "Noise added to the conditioning image: higher = less like the image, more motion.",
+    },
+)
+HIDDEN = {"unique_id": "UNIQUE_ID"}
+
+
+class _RemoteNode:
+    RETURN_TYPES = ("IMAGE", "FLOAT", "STRING")
+    RETURN_NAMES = ("images", "fps", "file")
+    FUNCTION = "run"
+    CATEGORY = CATEGORY
+    OUTPUT_NODE = True  # it saves a file in output/ and shows it on the node
+
+    @classmethod
+    def IS_CHANGED(cls, seed=-1, **_):
+        # NaN never equals itself, so a random seed always re-runs; a fixed seed keeps the cache.
+        return float("nan") if seed == -1 else seed
+
+    @staticmethod
+    def _result(video) -> dict:
+        return {"ui": video.ui(), "result": (video.images, video.fps, video.path)}
+
+
+class SVDSuiteRemoteFal(_RemoteNode):
+    DESCRIPTION = "Stable Video Diffusion (and LTX) on fal.ai. Needs FAL_KEY on the ComfyUI server."
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        from .fal import APP_NAMES
+
+        return {
+            "required": {
+                "image": ("IMAGE", {"tooltip": IMAGE_TIP}),
+                "app": (list(APP_NAMES), {"default": APP_NAMES[0], "tooltip": "The fal.ai app to run."}),
+                "motion_bucket_id": MOTION,
+                "cond_aug": COND_AUG,
+                "fps": (
+                    "INT",
+                    {
+                        "default": 0,
+                        "min": 0,
+                        "max": 100,
+                        "tooltip": "Frames per second of the result; 0 = the app's default "
+                        "(stable-video: 25, range 10-100; fast-svd-lcm: 10).",
+                    },
+                ),
+                "steps": (
+                    "INT",
+                    {
+                        "default": 0,
+                        "min": 0,
+                        "max": 100,
+                        "tooltip": "Sampling steps; 0 = the app's default (fast-svd-lcm 1-20, "
+                        "svd, ltx-video). stable-video has no steps setting.",
+                    },
+                ),
+                "seed": SEED,
+                "prompt": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "multiline": True,
+                        "tooltip": "Text prompt, required by fal-ai/ltx-video/image-to-video only.",
+                    },
+                ),
+                "timeout_s": TIMEOUT,
+            },
+            "optional": {
+                "mask": ("IMAGE,MASK", {"tooltip": "fal-ai/svd only: black = moves, white = stays still."}),
+                "control_frames": (
+                    "IMAGE",
+                    {
+                        "tooltip": "fal-ai/svd only: per-frame depth/control maps, sent "
+                        "as a zip (one frame per map)."
+                    },
+                ),
+                "control_maps_url": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "tooltip": "fal-ai/svd only: https URL of an "
+                        "archive of control maps, or an archive file in input/.",
+                    },
+                ),
+            },
+            "hidden": HIDDEN,
+        }
+
+    def run(
+        self,
+        image,
+        app,
+        motion_bucket_id,
+        cond_aug,
+        fps,
+        steps,
+        seed,
+        prompt,
+        timeout_s,
+        mask=None,
+        control_frames=None,
+        control_maps_url="",
+        unique_id=None,
+    ):
+        from .fal import fal_image_to_video
+
+        return self._result(
+            fal_image_to_video(
+                image,
+                app=app,
+                motion_bucket_id=motion_bucket_id,
+                cond_aug=cond_aug,
+                fps=fps,
+                steps=steps,
+                seed=seed,
+                prompt=prompt,
+                timeout_s=timeout_s,
+                mask=mask,
+                control_frames=control_frames,
+                control_maps_url=control_maps_url or "",
+                node_id=unique_id,
+            )
+        )
+
+
+class SVDSuiteRemoteReplicate(_RemoteNode):
+    DESCRIPTION = "stability-ai/stable-video-diffusion on Replicate. Needs REPLICATE_API_TOKEN on the server."
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        from .replicate import DEFAULT_VERSION, SIZING_STRATEGIES, VIDEO_LENGTHS
+
+        return {
+            "required": {
+                "image": ("IMAGE", {"tooltip": IMAGE_TIP}),
+                "video_length": (
+                    list(VIDEO_LENGTHS),
+                    {"default": VIDEO_LENGTHS[0], "tooltip": "14 frames (SVD) or 25 frames (SVD-XT)."},
+                ),
+                "sizing_strategy": (
+                    list(SIZING_STRATEGIES),
+                    {
+                        "default": SIZING_STRATEGIES[0],
+                        "tooltip": "How the image is fitted to the model's size.",
+                    },
+                ),
+                "frames_per_second": (
+                    "INT",
+                    {
+                        "default": 6,
+                        "min": 5,
+                        "max": 30,
+                        "tooltip": "Frame rate of the result (the model's fps conditioning).",
+                    },
+                ),
+                "motion_bucket_id": MOTION,
+                "cond_aug": COND_AUG,
+                "decoding_t": (
+                    "INT",
+                    {
+                        "default": 14,
+                        "min": 1,
+                        "max": 25,
+                        "tooltip": "Frames decoded at a time (lower = less GPU memory there).",
+                    },
+                ),
+                "seed": SEED,
+                "timeout_s": TIMEOUT,
+            },
+            "optional": {
+                "version": (
+                    "STRING",
+                    {"default": DEFAULT_VERSION, "tooltip": "Replicate model version id (64 hex) to run."},
+                ),
+            },
+            "hidden": HIDDEN,
+        }
+
+    def run(
+        self,
+        image,
+        video_length,
+        sizing_strategy,
+        frames_per_second,
+        motion_bucket_id,
+        cond_aug,
+        decoding_t,
+        seed,
+        timeout_s,
+        version="",
+        unique_id=None,
+    ):
+        from .replicate import DEFAULT_VERSION, replicate_image_to_video
+
+        return self._result(
+            replicate_image_to_video(
+                image,
+                video_length=video_length,
+                sizing_strategy=sizing_strategy,
+                frames_per_second=frames_per_second,
+                motion_bucket_id=motion_bucket_id,
+                cond_aug=cond_aug,
+                decoding_t=decoding_t,
+                seed=seed,
+                timeout_s=timeout_s,
+                version=version or DEFAULT_VERSION,
+                node_id=unique_id,
+            )
+        )
+
+
+class SVDSuiteRemoteSegmind(_RemoteNode):
+    DESCRIPTION = "Stable Video Diffusion on Segmind. Needs SEGMIND_API_KEY on the ComfyUI server."
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        from .segmind import FRAMES, RESIZE_METHODS
+
+        return {
+            "required": {
+                "image": ("IMAGE", {"tooltip": IMAGE_TIP}),
+                "fps": (
+                    "INT",
+                    {"default": 7, "min": 1, "max": 60, "tooltip": "Frames per second of the result."},
+                ),
+                "motion": (
+                    "INT",
+                    {"default": 127, "min": 1, "max": 180, "tooltip": "Motion amount (Segmind: 1-180)."},
+                ),
+                "seed": ("INT", {**SEED[1], "max": 999999999999999}),
+                "cond_aug": (
+                    "FLOAT",
+                    {
+                        "default": 0.1,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.001,
+                        "tooltip": "Noise added to the conditioning image (Segmind: 0-1).",
+                    },
+                ),
+                "frames": (list(FRAMES), {"default": FRAMES[0], "tooltip": "Number of frames: 14 or 25."}),
+                "resize_method": (
+                    list(RESIZE_METHODS),
+                    {"default": RESIZE_METHODS[0], "tooltip": "How the image is fitted to the model's size."},
+                ),
+                "timeout_s": TIMEOUT,
+            },
+            "hidden": HIDDEN,
+        }
+
+    def run(self, image, fps, motion, seed, cond_aug, frames, resize_method, timeout_s, unique_id=None):
+        from .segmind import segmind_image_to_video
+
+        return self._result(
+            segmind_image_to_video(
+                image,
+                fps=fps,
+                motion=motion,
+                seed=seed,
+                cond_aug=cond_aug,
+                frames=frames,
+                resize_method=resize_method,
+                timeout_s=timeout_s,
+                node_id=unique_id,
+            )
+        )
+
+
+class SVDSuiteAutoImageToVideo:
+    DESCRIPTION = (
+        "Image to video on the first available engine: local SVD when a model is connected, then "
+        "hosted providers with a configured key; falls back to the next engine on failure."
+    )
+    RETURN_TYPES = ("IMAGE", "FLOAT", "STRING")
+    RETURN_NAMES = ("images", "fps", "engine")
+    FUNCTION = "run"
+    CATEGORY = CATEGORY
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": ("IMAGE", {"tooltip": IMAGE_TIP}),
+                "engines": (
+                    "STRING",
+                    {
+                        "default": DEFAULT_ENGINES,
+                        "tooltip": "Order to try, comma-separated: local, fal, replicate, segmind.",
+                    },
+                ),
+                "width": (
+                    "INT",
+                    {
+                        "default": 1024,
+                        "min": 64,
+                        "max": 2048,
+                        "step": 64,
+                        "tooltip": "Output width (local engine; providers choose their own size).",
+                    },
+                ),
+                "height": (
+                    "INT",
+                    {
+                        "default": 576,
+                        "min": 64,
+                        "max": 2048,
+                        "step": 64,
+                        "tooltip": "Output height (local engine; providers choose their own size).",
+                    },
+                ),
+                "num_frames": (
+                    "INT",
+                    {
+                        "default": 0,
+                        "min": 0,
+                        "max": 128,
+                        "tooltip": "0 = model default; providers: >14 asks for 25 frames.",
+                    },
+                ),
+                "fps": (
+                    "INT",
+                    {
+                        "default": 7,
+                        "min": 1,
+                        "max": 60,
+                        "tooltip": "Frames per second (clamped to each provider's range).",
+                    },
+                ),
+                "motion_bucket_id": MOTION,
+                "cond_aug": COND_AUG,
+                "seed": SEED,
+                "steps": (
+                    "INT",
+                    {"default": 25, "min": 1, "max": 200, "tooltip": "Sampling steps (local engine)."},
+                ),
+                "min_guidance_scale": (
+                    "FLOAT",
+                    {
+                        "default": 1.0,
+                        "min": 0.0,
+                        "max": 20.0,
+                        "step": 0.1,
+                        "tooltip": "Guidance on the first frame (local engine).",
+                    },
+                ),
+                "max_guidance_scale": (
+                    "FLOAT",
+                    {
+                        "default": 3.0,
+                        "min": 0.0,
+                        "max": 20.0,
+                        "step": 0.1,
+                        "tooltip": "Guidance on the last frame (local engine).",
+                    },
+                ),
+                "timeout_s": TIMEOUT,
+            },
+            "optional": {
+                "svd_model": (
+                    "SVD_MODEL",
+                    {"tooltip": "Connect a loaded SVD model to allow the local engine."},
+                ),
+            },
+            "hidden": HIDDEN,
+        }
+
+    IS_CHANGED = _RemoteNode.IS_CHANGED
+
+    def run(
+        self,
+        image,
+        engines,
+        width,
+        height,
+        num_frames,
+        fps,
+        motion_bucket_id,
+        cond_aug,
+        seed,
+        steps,
+        min_guidance_scale,
+        max_guidance_scale,
+        timeout_s,
+        svd_model=None,
+        unique_id=None,
+    ):
+        result = auto_image_to_video(
+            image,
+            engines,
+            svd_model,
+            width=width,
+            height=height,
+            num_frames=num_frames,
+            fps=fps,
+            motion_bucket_id=motion_bucket_id,
+            cond_aug=cond_aug,
+            seed=seed,
+            steps=steps,
+            min_guidance_scale=min_guidance_scale,
+            max_guidance_scale=max_guidance_scale,
+            timeout_s=timeout_s,
+            node_id=unique_id,
+        )
+        ui = dict(result.video.ui()) if result.video is not None else {}
+        ui["text"] = [result.summary]
+        return {"ui": ui, "result": (result.images, result.fps, result.engine)}
+
+
+NODE_CLASS_MAPPINGS: dict[str, type] = {
+    "SVDSuite_RemoteFal": SVDSuiteRemoteFal,
+    "SVDSuite_RemoteReplicate": SVDSuiteRemoteReplicate,
+    "SVDSuite_RemoteSegmind": SVDSuiteRemoteSegmind,
+    "SVDSuite_AutoImageToVideo": SVDSuiteAutoImageToVideo,
+}
+NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
+    "SVDSuite_RemoteFal": "SVD Remote (fal.ai)",
+    "SVDSuite_RemoteReplicate": "SVD Remote (Replicate)",
+    "SVDSuite_RemoteSegmind": "SVD Remote (Segmind)",
+    "SVDSuite_AutoImageToVideo": "SVD Image to Video (auto engine)",
+}

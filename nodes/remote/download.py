@@ -1,0 +1,136 @@
+"""Fetch a provider's result video at once (their URLs expire) and file it in output/ safely.
+
+Bytes go to a hidden temporary file next to the destination, are checked to be a video, and
+only then appear under their final name, hard-linked so an existing file is never overwritten
+and a half-written file is never visible.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from .. import comfy
+from .config import MAX_DOWNLOAD_BYTES, download_allowed
+from .transport import ProviderError, TransientError, Transport
+
+SUBFOLDER = "svd-remote"
+CHUNK = 256 * 1024
+DOWNLOAD_TIMEOUT = (10.0, 120.0)
+
+# Container magic numbers: (offset, bytes, extension, mime type). Trust bytes, not Content-Type.
+SIGNATURES = (
+    (4, b"ftyp", ".mp4", "video/mp4"),
+    (0, b"\x1a\x45\xdf\xa3", ".webm", "video/webm"),
+    (0, b"GIF8", ".gif", "image/gif"),
+    (0, b"RIFF", ".webp", "image/webp"),
+)
+
+
+@dataclass
+class SavedVideo:
+    path: str
+    filename: str
+    subfolder: str
+    mime: str
+
+
+def sniff(head: bytes) -> tuple[str, str] | None:
+    """(extension, mime) for a known video container, else None."""
+    for offset, magic, ext, mime in SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            return ext, mime
+    return None
+
+
+def partial_path(provider: str) -> Path:
+    folder = Path(comfy.output_directory()) / SUBFOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f".{provider}-{uuid.uuid4().hex}.partial"
+
+
+def stream_to_file(
+    response: requests.Response, target: Path, label: str, should_stop: Callable[[], None]
+) -> int:
+    """Write a streaming response to `target` with a size cap; checks Content-Length is met."""
+    expected = response.headers.get("Content-Length")
+    expected_n = int(expected) if expected and expected.isdigit() else None
+    if expected_n is not None and expected_n > MAX_DOWNLOAD_BYTES:
+        raise ProviderError(f"{label} result is {expected_n} bytes, over the {MAX_DOWNLOAD_BYTES} byte limit")
+    written = 0
+    try:
+        with open(target, "wb") as out:
+            for chunk in response.iter_content(CHUNK):
+                should_stop()
+                written += len(chunk)
+                if written > MAX_DOWNLOAD_BYTES:
+                    raise ProviderError(f"{label} result is over the {MAX_DOWNLOAD_BYTES} byte limit")
+                out.write(chunk)
+    except requests.RequestException as exc:
+        raise TransientError(
+            f"{label} download truncated: connection broke off after {written} of "
+            f"{expected_n if expected_n is not None else 'unknown'} bytes ({type(exc).__name__})"
+        ) from None
+    finally:
+        response.close()
+    if expected_n is not None and written != expected_n:
+        raise TransientError(f"{label} download truncated: got {written} of {expected_n} bytes")
+    return written
+
+
+def download(transport: Transport, url: str, target: Path, should_stop: Callable[[], None]) -> int:
+    """GET a result URL (no auth header: results live on CDNs) into `target`."""
+    if not download_allowed(url, transport.provider):
+        raise ProviderError(f"{transport.label} result URL is not https, refusing to download: {url[:200]}")
+    try:
+        response = transport.request("GET", url, timeout=DOWNLOAD_TIMEOUT, stream=True, auth=False)
+    except ProviderError as exc:
+        raise ProviderError(f"{exc} (result URL {url[:200]}; results expire, so re-run the job)") from None
+    return stream_to_file(response, target, transport.label, should_stop)
+
+
+def check_video(path: Path, label: str) -> tuple[str, str]:
+    with open(path, "rb") as f:
+        head = f.read(16)
+    kind = sniff(head)
+    if kind is None:
+        size = path.stat().st_size
+        raise ProviderError(f"{label} returned {size} bytes that are not a video (unknown container)")
+    return kind
+
+
+def _next_index(folder: Path, prefix: str) -> int:
+    pattern = re.compile(rf"^{re.escape(prefix)}_(\d+)\.")
+    numbers = [int(m.group(1)) for name in os.listdir(folder) if (m := pattern.match(name))]
+    return max(numbers, default=0) + 1
+
+
+def file_output(partial: Path, provider: str, ext: str, mime: str) -> SavedVideo:
+    """Give the checked file its final name `svd-remote/<provider>_00001.mp4` without overwriting."""
+    folder = partial.parent
+    index = _next_index(folder, provider)
+    for _ in range(10000):
+        final = folder / f"{provider}_{index:05d}{ext}"
+        try:
+            os.link(partial, final)  # atomic and fails if the name exists
+        except FileExistsError:
+            index += 1
+            continue
+        except OSError:  # no hard links here: reserve the name, then replace atomically
+            try:
+                fd = os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                index += 1
+                continue
+            os.close(fd)
+            os.replace(partial, final)
+            return SavedVideo(str(final), final.name, SUBFOLDER, mime)
+        partial.unlink(missing_ok=True)
+        return SavedVideo(str(final), final.name, SUBFOLDER, mime)
+    raise ProviderError(f"no free output file name for {provider} in {folder}")

@@ -1,0 +1,192 @@
+"""fal.ai queue adapter (PROTOCOLS §1, §6): submit, status, result, cancel, and the app table.
+
+URLs: submit to `{queue}/{app id incl. subpath}`; status/result/cancel live under
+`{queue}/{owner}/{alias}/requests/{id}` (no subpath). URLs fal returns are used only when they
+point at the configured queue host, so the key is never sent anywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import base_url, same_origin
+from .engine import Adapter, Job, Poll, RemoteVideo, run_job
+from .media import archive_reference, frames_zip_data_uri, mask_data_uri, png_data_uri
+from .schema import Field, build_payload
+from .transport import ProviderError, Transport
+
+SEED = Field("seed", 0, 2**53 - 1, omit_when=-1)
+MOTION = Field("motion_bucket_id", 1, 255)
+COND_AUG = Field("cond_aug", 0.0, 10.0)
+
+# Our input → fal field, per app. fps/steps 0 = "the app's own default" (apps differ: 25 vs 10 fps).
+APPS: dict[str, dict[str, Field]] = {
+    "fal-ai/stable-video": {
+        "motion_bucket_id": MOTION,
+        "cond_aug": COND_AUG,
+        "seed": SEED,
+        "fps": Field("fps", 10, 100, omit_when=0),
+    },
+    "fal-ai/fast-svd-lcm": {
+        "motion_bucket_id": MOTION,
+        "cond_aug": COND_AUG,
+        "seed": SEED,
+        "fps": Field("fps", 1, 100, omit_when=0),
+        "steps": Field("steps", 1, 20, omit_when=0),
+    },
+    "fal-ai/svd": {
+        "motion_bucket_id": MOTION,
+        "cond_aug": COND_AUG,
+        "seed": SEED,
+        "steps": Field("steps", 1, 100, omit_when=0),
+        "mask_image_url": Field("mask_image_url"),
+        "control_maps_data_url": Field("control_maps_data_url"),
+    },
+    "fal-ai/ltx-video/image-to-video": {
+        "prompt": Field("prompt", required=True),
+        "seed": SEED,
+        "steps": Field("num_inference_steps", 1, 100, omit_when=0),
+    },
+}
+APP_NAMES = tuple(APPS)
+
+
+def owner_alias(app: str) -> str:
+    """`fal-ai/ltx-video/image-to-video` → `fal-ai/ltx-video` (status URLs drop the subpath)."""
+    return "/".join(app.split("/")[:2])
+
+
+class FalAdapter(Adapter):
+    provider = "fal"
+
+    def __init__(self, app: str):
+        self.app = app
+        self.base = base_url("fal")
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Key {key}"}
+
+    def _url(self, job: Job, returned_key: str, suffix: str) -> str:
+        returned = job.data.get(returned_key)
+        if isinstance(returned, str) and same_origin(returned, self.base):
+            return returned
+        return f"{self.base}/{owner_alias(self.app)}/requests/{job.id}{suffix}"
+
+    def submit(self, t: Transport, payload: dict) -> Job:
+        body = t.json(t.request("POST", f"{self.base}/{self.app}", json_body=payload))
+        if not isinstance(body, dict) or not body.get("request_id"):
+            raise ProviderError(f"fal.ai accepted the request but sent no request_id: {str(body)[:200]}")
+        return Job(str(body["request_id"]), body)
+
+    def poll(self, t: Transport, job: Job) -> Poll:
+        body = t.json(t.request("GET", self._url(job, "status_url", "/status"), params={"logs": "1"}))
+        status = body.get("status") if isinstance(body, dict) else None
+        logs = body.get("logs") if isinstance(body, dict) else None
+        message = ""
+        if isinstance(logs, list) and logs and isinstance(logs[-1], dict):
+            message = str(logs[-1].get("message", ""))
+        if status == "IN_QUEUE":
+            position = body.get("queue_position")
+            return Poll("queued", position if isinstance(position, int) else None, message)
+        if status == "IN_PROGRESS":
+            return Poll("running", None, message)
+        if status == "COMPLETED":
+            # A failed or cancelled request is COMPLETED too, with `error` set.
+            if body.get("error"):
+                kind = f" [{body['error_type']}]" if body.get("error_type") else ""
+                return Poll("failed", error=f"{body['error']}{kind}")
+            return Poll("done", message=message)
+        return Poll("failed", error=f"unexpected status {status!r}")
+
+    def result_url(self, t: Transport, job: Job) -> str:
+        body = t.json(t.request("GET", self._url(job, "response_url", "")))
+        return video_url(body)
+
+    def cancel(self, t: Transport, job: Job) -> None:
+        t.request("PUT", self._url(job, "cancel_url", "/cancel"), timeout=(5.0, 10.0))
+
+
+def video_url(body: Any) -> str:
+    """The output file URL: under `video`, or `image` for fal-ai/svd (which returns the video there)."""
+    if isinstance(body, dict):
+        for key in ("video", "image"):
+            item = body.get(key)
+            if isinstance(item, dict) and isinstance(item.get("url"), str):
+                return item["url"]
+            if isinstance(item, str):
+                return item
+    keys = ", ".join(sorted(body)) if isinstance(body, dict) else type(body).__name__
+    raise ProviderError(f"fal.ai result has no video file (keys: {keys})")
+
+
+def build_request(
+    image,
+    app: str,
+    motion_bucket_id: int = 127,
+    cond_aug: float = 0.02,
+    fps: int = 0,
+    steps: int = 0,
+    seed: int = -1,
+    prompt: str = "",
+    mask=None,
+    control_frames=None,
+    control_maps_url: str = "",
+) -> dict:
+    """Validate our inputs for `app` and build fal's JSON body (no network)."""
+    if app not in APPS:
+        raise ValueError(f"app={app!r} is not supported; choose one of: {', '.join(APP_NAMES)}")
+    fields = APPS[app]
+    values: dict[str, Any] = {
+        "motion_bucket_id": motion_bucket_id,
+        "cond_aug": cond_aug,
+        "fps": fps,
+        "steps": steps,
+        "seed": seed,
+        "prompt": prompt,
+    }
+    uses_extras = mask is not None or control_frames is not None or control_maps_url.strip()
+    if uses_extras and "mask_image_url" not in fields:
+        raise ValueError(f"mask / control_frames / control_maps_url are only used by fal-ai/svd, not {app}")
+    if mask is not None:
+        values["mask_image_url"] = mask_data_uri(mask)
+    if control_frames is not None and control_maps_url.strip():
+        raise ValueError("connect control_frames or set control_maps_url, not both")
+    if control_frames is not None:
+        values["control_maps_data_url"] = frames_zip_data_uri(control_frames)
+    elif control_maps_url.strip():
+        values["control_maps_data_url"] = archive_reference(control_maps_url)
+    payload = build_payload(fields, values, app)
+    payload["image_url"] = png_data_uri(image)
+    return payload
+
+
+def fal_image_to_video(
+    image,
+    app: str = "fal-ai/stable-video",
+    motion_bucket_id: int = 127,
+    cond_aug: float = 0.02,
+    fps: int = 0,
+    steps: int = 0,
+    seed: int = -1,
+    prompt: str = "",
+    timeout_s: float = 600,
+    mask=None,
+    control_frames=None,
+    control_maps_url: str = "",
+    node_id: str | None = None,
+) -> RemoteVideo:
+    """Animate `image` (IMAGE, first frame used) on fal.ai; returns frames, fps and the saved file."""
+    payload = build_request(
+        image,
+        app,
+        motion_bucket_id,
+        cond_aug,
+        fps,
+        steps,
+        seed,
+        prompt,
+        mask,
+        control_frames,
+        control_maps_url,
+    )
+    return run_job(FalAdapter(app), payload, timeout_s, node_id)

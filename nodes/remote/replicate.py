@@ -1,0 +1,154 @@
+"""Replicate adapter (PROTOCOLS §2): create a prediction by version, poll urls.get, cancel.
+
+`stability-ai/stable-video-diffusion` is a community Cog model, so predictions are created on
+`POST /v1/predictions` with the version id (overridable: Replicate publishes new versions).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .config import base_url, same_origin
+from .engine import Adapter, Job, Poll, RemoteVideo, run_job
+from .media import png_data_uri
+from .schema import Field, build_payload
+from .transport import ProviderError, Transport
+
+MODEL = "stability-ai/stable-video-diffusion"
+DEFAULT_VERSION = "3f0457e4619daac51203dedb472816fd4af51f3149fa7a9e0b5ffcf1b8172438"
+VIDEO_LENGTHS = ("14_frames_with_svd", "25_frames_with_svd_xt")
+SIZING_STRATEGIES = ("maintain_aspect_ratio", "crop_to_16_9", "use_image_dimensions")
+
+FIELDS: dict[str, Field] = {
+    "video_length": Field("video_length", choices=VIDEO_LENGTHS),
+    "sizing_strategy": Field("sizing_strategy", choices=SIZING_STRATEGIES),
+    "frames_per_second": Field("frames_per_second", 5, 30, convert=int),
+    "motion_bucket_id": Field("motion_bucket_id", 1, 255, convert=int),
+    "cond_aug": Field("cond_aug", 0.0, 10.0, convert=float),
+    "decoding_t": Field("decoding_t", 1, 25, convert=int),
+    "seed": Field("seed", 0, 2**53 - 1, omit_when=-1, convert=int),
+}
+
+# Replicate's states in ours.
+STATES = {
+    "starting": "queued",
+    "processing": "running",
+    "succeeded": "done",
+    "failed": "failed",
+    "canceled": "cancelled",
+    "aborted": "cancelled",
+}
+
+
+def parse_version(version: str) -> str:
+    """Accept a bare version id or `owner/name:version`; ValueError otherwise."""
+    value = (version or "").strip()
+    if ":" in value:
+        value = value.rsplit(":", 1)[1]
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ValueError(
+            f"version={version!r} is not a Replicate version id (64 hex characters, e.g. {DEFAULT_VERSION})"
+        )
+    return value
+
+
+class ReplicateAdapter(Adapter):
+    provider = "replicate"
+
+    def __init__(self, version: str):
+        self.version = version
+        self.base = base_url("replicate")
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    def _url(self, job: Job, which: str) -> str:
+        returned = (job.data.get("urls") or {}).get(which)
+        if isinstance(returned, str) and same_origin(returned, self.base):
+            return returned
+        return f"{self.base}/v1/predictions/{job.id}" + ("/cancel" if which == "cancel" else "")
+
+    def submit(self, t: Transport, payload: dict) -> Job:
+        body = t.json(
+            t.request(
+                "POST", f"{self.base}/v1/predictions", json_body={"version": self.version, "input": payload}
+            )
+        )
+        if not isinstance(body, dict) or not body.get("id"):
+            raise ProviderError(
+                f"Replicate accepted the request but sent no prediction id: {str(body)[:200]}"
+            )
+        return Job(str(body["id"]), body)
+
+    def poll(self, t: Transport, job: Job) -> Poll:
+        body = t.json(t.request("GET", self._url(job, "get")))
+        if not isinstance(body, dict):
+            return Poll("failed", error=f"unexpected answer {str(body)[:200]}")
+        job.data["output"] = body.get("output")
+        logs = [line for line in str(body.get("logs") or "").splitlines() if line.strip()]
+        state = STATES.get(body.get("status"), "")
+        if not state:
+            return Poll("failed", error=f"unexpected status {body.get('status')!r}")
+        return Poll(state, None, logs[-1] if logs else "", str(body.get("error") or ""))
+
+    def result_url(self, t: Transport, job: Job) -> str:
+        return output_url(job.data.get("output"))
+
+    def cancel(self, t: Transport, job: Job) -> None:
+        t.request("POST", self._url(job, "cancel"), timeout=(5.0, 10.0))
+
+
+def output_url(output: Any) -> str:
+    """The SVD model's output is one URL; tolerate a list (take the last file) too."""
+    if isinstance(output, list) and output:
+        output = output[-1]
+    if isinstance(output, str) and output:
+        return output
+    raise ProviderError(f"Replicate prediction succeeded without a video URL (output={str(output)[:200]})")
+
+
+def build_request(
+    image,
+    video_length: str = "14_frames_with_svd",
+    sizing_strategy: str = "maintain_aspect_ratio",
+    frames_per_second: int = 6,
+    motion_bucket_id: int = 127,
+    cond_aug: float = 0.02,
+    decoding_t: int = 14,
+    seed: int = -1,
+) -> dict:
+    """Validate our inputs and build the prediction's `input` object (no network)."""
+    values = {
+        "video_length": video_length,
+        "sizing_strategy": sizing_strategy,
+        "frames_per_second": frames_per_second,
+        "motion_bucket_id": motion_bucket_id,
+        "cond_aug": cond_aug,
+        "decoding_t": decoding_t,
+        "seed": seed,
+    }
+    payload = build_payload(FIELDS, values, MODEL)
+    payload["input_image"] = png_data_uri(image)
+    return payload
+
+
+def replicate_image_to_video(
+    image,
+    video_length: str = "14_frames_with_svd",
+    sizing_strategy: str = "maintain_aspect_ratio",
+    frames_per_second: int = 6,
+    motion_bucket_id: int = 127,
+    cond_aug: float = 0.02,
+    decoding_t: int = 14,
+    seed: int = -1,
+    timeout_s: float = 600,
+    version: str = DEFAULT_VERSION,
+    node_id: str | None = None,
+) -> RemoteVideo:
+    """Animate `image` with stability-ai/stable-video-diffusion on Replicate."""
+    version_id = parse_version(version)
+    payload = build_request(
+        image, video_length, sizing_strategy, frames_per_second, motion_bucket_id, cond_aug, decoding_t, seed
+    )
+    return run_job(ReplicateAdapter(version_id), payload, timeout_s, node_id)
