@@ -1,0 +1,84 @@
+"""Keys, base URLs, redaction and download rules of the remote nodes (no network)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from support.pack import load_pack
+
+load_pack()
+from svd_suite.nodes.remote import config  # noqa: E402
+from svd_suite.nodes.remote.nodes import SVDSuiteRemoteFal  # noqa: E402
+
+
+def test_redactor_replaces_the_key_and_its_halves():
+    redact = config.Redactor("abcdef123:secretpart456")
+    text = redact("key abcdef123:secretpart456, id abcdef123, secret secretpart456")
+    assert "abcdef123" not in text and "secretpart456" not in text
+
+
+@pytest.mark.parametrize(
+    "header", ["Authorization: Key zz:yy-1234", "Bearer r8_qwerty12345", "x-api-key: SG_abc123"]
+)
+def test_redactor_hides_auth_header_values_it_was_not_told(header):
+    out = config.Redactor()(f"request failed with {header} set")
+    assert "***" in out and header.split()[-1] not in out
+
+
+def test_windows_style_quotes_around_a_key_are_removed(monkeypatch):
+    monkeypatch.setenv("SEGMIND_API_KEY", '"SG_quoted"')
+    assert config.get_key("segmind") == "SG_quoted"
+
+
+def test_environment_wins_over_the_config_file(monkeypatch, tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text('{"REPLICATE_API_TOKEN": "from-file"}')
+    monkeypatch.setenv("SVD_SUITE_CONFIG", str(path))
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "from-env")
+    assert config.get_key("replicate") == "from-env"
+
+
+def test_broken_config_file_is_named_without_its_content(monkeypatch, tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text('{"FAL_KEY": "secret-value-xyz"')
+    monkeypatch.setenv("SVD_SUITE_CONFIG", str(path))
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    with pytest.raises(ValueError, match="not readable JSON") as info:
+        config.get_key("fal")
+    assert "secret-value-xyz" not in str(info.value)
+
+
+def test_base_urls_default_to_the_providers_and_follow_the_environment(monkeypatch):
+    monkeypatch.delenv("SVD_SUITE_SEGMIND_API_URL", raising=False)
+    assert config.base_url("segmind") == "https://api.segmind.com"
+    monkeypatch.setenv("SVD_SUITE_SEGMIND_API_URL", "http://127.0.0.1:9/")
+    assert config.base_url("segmind") == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "allowed"),
+    [
+        ("https://v3.fal.media/files/out.mp4", "https://queue.fal.run", True),
+        ("http://cdn.example.com/out.mp4", "https://queue.fal.run", False),
+        ("http://127.0.0.1:5000/out.mp4", "https://queue.fal.run", False),
+        ("http://127.0.0.1:5000/out.mp4", "http://127.0.0.1:4000", True),
+        ("http://cdn.example.com/out.mp4", "http://127.0.0.1:4000", False),
+        ("file:///etc/passwd", "http://127.0.0.1:4000", False),
+    ],
+)
+def test_downloads_need_https_unless_provider_and_file_are_both_loopback(monkeypatch, url, base, allowed):
+    monkeypatch.setenv("SVD_SUITE_FAL_QUEUE_URL", base)
+    assert config.download_allowed(url, "fal") is allowed
+
+
+def test_random_seed_makes_the_node_rerun_and_a_fixed_seed_keeps_the_cache():
+    assert math.isnan(SVDSuiteRemoteFal.IS_CHANGED(seed=-1))
+    assert SVDSuiteRemoteFal.IS_CHANGED(seed=5) == SVDSuiteRemoteFal.IS_CHANGED(seed=5)
+
+
+def test_no_input_of_a_remote_node_can_hold_a_key():
+    names = set()
+    for section in SVDSuiteRemoteFal.INPUT_TYPES().values():
+        names.update(section)
+    assert not any("key" in name.lower() or "token" in name.lower() for name in names)
