@@ -7,11 +7,13 @@ real ComfyUI server.
 
 from __future__ import annotations
 
+import shutil
 from types import SimpleNamespace
 
 import pytest
 import torch
-from support.pack import load_pack
+from support.pack import REPO_ROOT, load_pack
+from support.run_workflow import output_files, run_workflow
 
 load_pack()
 from svd_suite.nodes.comfy import SVDSuiteInterrupted, request_interrupt  # noqa: E402
@@ -254,3 +256,141 @@ def test_tiny_model_bad_sampler_input_fails_before_any_segment(tiny_model, start
     with pytest.raises(ValueError, match="steps"):
         extend_video(tiny_model, start_image, 2, 1, **dict(TINY, steps=0))
     assert svd_spy.conditions == []
+
+
+# --------------------------------------------------------------------------- the real server
+
+
+def tiny_model_choice(server) -> str:
+    import requests
+
+    info = requests.get(f"{server.url}/object_info/SVDSuite_LoadModel", timeout=30).json()
+    choices = info["SVDSuite_LoadModel"]["input"]["required"]["model"][0]
+    return next(c for c in choices if "svd-tiny" in c)
+
+
+def test_real_server_chains_segments_into_one_long_video(comfyui_server):
+    from PIL import Image
+
+    Image.new("RGB", (96, 80), (200, 120, 40)).save(comfyui_server.input_dir / "extend_start.png")
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "extend_start.png"}},
+        "2": {
+            "class_type": "SVDSuite_LoadModel",
+            "inputs": {"model": tiny_model_choice(comfyui_server), "dtype": "auto", "offload": "auto"},
+        },
+        "3": {
+            "class_type": "SVDSuite_ExtendVideo",
+            "inputs": {
+                "svd_model": ["2", 0],
+                "image": ["1", 0],
+                "segments": 3,
+                "overlap": 1,
+                "resize": "crop",
+                "motion_bucket_id": 127,
+                "cond_aug": 0.02,
+                "seed": 3,
+                "min_guidance_scale": 1.0,
+                "max_guidance_scale": 3.0,
+                **TINY,
+            },
+        },
+        "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "extend/long"}},
+    }
+    result = run_workflow(comfyui_server.url, prompt, timeout=300)
+    assert result.status == "execution_success", result.error
+    assert len(output_files(result, comfyui_server.output_dir)) == 3 * (4 - 1) + 1
+    bars = [e["data"] for e in result.events if e.get("type") == "progress" and e["data"].get("node") == "3"]
+    assert bars, "no progress from the Long Video node"
+    assert {bar["max"] for bar in bars} == {3 * (TINY["steps"] + 1)}, "not one bar across all segments"
+    assert bars[-1]["value"] == bars[-1]["max"]
+
+
+# --------------------------------------------------------------------------- templates
+
+UI_TEMPLATE = REPO_ROOT / "workflows" / "svd_long_video.json"
+API_TEMPLATE = REPO_ROOT / "workflows" / "api" / "svd_long_video.json"
+FRONTEND_ONLY = {"MarkdownNote", "Note"}
+SOCKET_WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+
+
+def object_info(server) -> dict:
+    import requests
+
+    return requests.get(f"{server.url}/object_info", timeout=30).json()
+
+
+def require_nodes(info: dict, *node_ids: str) -> None:
+    missing = [n for n in node_ids if n not in info]
+    if missing:
+        pytest.skip(f"node(s) not in this checkout yet: {', '.join(missing)}")
+
+
+def widget_names(spec: dict) -> list[tuple[str, dict]]:
+    """Widget inputs in the order the frontend serialises widgets_values."""
+    names = []
+    for section in ("required", "optional"):
+        for name, entry in spec["input"].get(section, {}).items():
+            kind, options = entry[0], (entry[1] if len(entry) > 1 else {})
+            if isinstance(kind, list) or kind in SOCKET_WIDGET_TYPES:
+                names.append((name, options))
+    return names
+
+
+def ui_to_api(ui: dict, info: dict) -> dict:
+    """What the frontend would queue for the UI template (widget values by name, links as refs)."""
+    links = {link[0]: link for link in ui["links"]}
+    prompt = {}
+    for node in ui["nodes"]:
+        if node["type"] in FRONTEND_ONLY:
+            continue
+        values = list(node["widgets_values"])
+        inputs = {}
+        for name, options in widget_names(info[node["type"]]):
+            inputs[name] = values.pop(0)
+            if options.get("control_after_generate"):
+                assert values.pop(0) in ("fixed", "increment", "decrement", "randomize")
+            if options.get("image_upload"):
+                values.pop(0)
+        assert values == [], f"{node['type']}: widgets_values has {len(values)} value(s) with no widget"
+        for slot in node["inputs"]:
+            if slot.get("link") is not None:
+                _, source, source_slot, target, _, _ = links[slot["link"]]
+                assert target == node["id"]
+                inputs[slot["name"]] = [str(source), source_slot]
+        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
+    return prompt
+
+
+def test_ui_template_queues_exactly_the_api_template(comfyui_server):
+    import json
+
+    info = object_info(comfyui_server)
+    require_nodes(info, "SVDSuite_ExtendVideo", "SVDSuite_LoadModel", "SVDSuite_SaveVideo")
+    ui = json.loads(UI_TEMPLATE.read_text())
+    api = json.loads(API_TEMPLATE.read_text())
+    assert ui["version"] == 0.4
+    assert ui_to_api(ui, info) == {
+        key: {k: v for k, v in node.items() if k != "_meta"} for key, node in api.items()
+    }
+
+
+def test_api_template_makes_a_long_video_on_the_tiny_model(comfyui_server):
+    import json
+
+    import av
+
+    info = object_info(comfyui_server)
+    require_nodes(info, "SVDSuite_ExtendVideo", "SVDSuite_LoadModel", "SVDSuite_SaveVideo")
+    prompt = json.loads(API_TEMPLATE.read_text())
+    by_type = {node["class_type"]: node["inputs"] for node in prompt.values()}
+    shutil.copy(REPO_ROOT.parent / "shared" / "media" / "rocket.jpg", comfyui_server.input_dir / "rocket.jpg")
+    by_type["SVDSuite_LoadModel"]["model"] = tiny_model_choice(comfyui_server)
+    by_type["SVDSuite_ExtendVideo"].update(TINY, segments=2, overlap=1)
+    result = run_workflow(comfyui_server.url, prompt, timeout=300)
+    assert result.status == "execution_success", result.error
+    videos = [p for p in output_files(result, comfyui_server.output_dir) if p.suffix == ".mp4"]
+    assert len(videos) == 1 and videos[0].stat().st_size > 0
+    with av.open(str(videos[0])) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == 2 * (4 - 1) + 1
