@@ -2,7 +2,8 @@
 
 Faults (one per job, via plan()): unauthorized, invalid_input (422 detail list), rate_limited
 (429 + Retry-After once, then accepted), status_500_once, malformed_status, job_failed
-(COMPLETED with error), result_error (422 on the result GET), result_404, truncated, not_video,
+(COMPLETED with error), echo_key (401 echoing the
+Authorization header), result_error (422 on the result GET), result_404, truncated, not_video,
 hold (IN_PROGRESS until cancelled).
 """
 
@@ -65,6 +66,8 @@ class FakeFal(FakeProvider):
         self.rate_limited_once.discard(app)
         if fault == "unauthorized":
             return Reply.json(401, {"detail": "Invalid Key Authorization header format."})
+        if fault == "echo_key":  # a misbehaving gateway that echoes credentials: tests the redactor
+            return Reply.json(401, {"detail": f"Rejected header: {r.headers.get('authorization')}"})
         if fault == "invalid_input":
             return Reply.json(
                 422,

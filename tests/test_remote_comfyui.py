@@ -1,0 +1,181 @@
+"""Remote nodes inside the REAL ComfyUI server, talking to the fake providers over loopback."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+from support.run_workflow import run_workflow
+
+pytestmark = pytest.mark.integration
+
+NODE_INPUTS = {
+    "SVDSuite_RemoteFal": {
+        "app": "fal-ai/stable-video",
+        "motion_bucket_id": 127,
+        "cond_aug": 0.02,
+        "fps": 0,
+        "steps": 0,
+        "seed": -1,
+        "prompt": "",
+        "timeout_s": 60,
+    },
+    "SVDSuite_RemoteReplicate": {
+        "video_length": "14_frames_with_svd",
+        "sizing_strategy": "maintain_aspect_ratio",
+        "frames_per_second": 6,
+        "motion_bucket_id": 127,
+        "cond_aug": 0.02,
+        "decoding_t": 14,
+        "seed": -1,
+        "timeout_s": 60,
+    },
+    "SVDSuite_RemoteSegmind": {
+        "fps": 7,
+        "motion": 127,
+        "seed": -1,
+        "cond_aug": 0.1,
+        "frames": "14",
+        "resize_method": "maintain_aspect_ratio",
+        "timeout_s": 60,
+    },
+    "SVDSuite_AutoImageToVideo": {
+        "engines": "local,fal,replicate,segmind",
+        "width": 64,
+        "height": 64,
+        "num_frames": 0,
+        "fps": 7,
+        "motion_bucket_id": 127,
+        "cond_aug": 0.02,
+        "seed": -1,
+        "steps": 2,
+        "min_guidance_scale": 1.0,
+        "max_guidance_scale": 3.0,
+        "timeout_s": 60,
+    },
+}
+PROVIDER_OF = {
+    "SVDSuite_RemoteFal": "fal",
+    "SVDSuite_RemoteReplicate": "replicate",
+    "SVDSuite_RemoteSegmind": "segmind",
+}
+
+
+def graph(node_type: str, **overrides) -> dict:
+    return {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0x3366AA},
+        },
+        "2": {"class_type": node_type, "inputs": {"image": ["1", 0], **NODE_INPUTS[node_type], **overrides}},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+    }
+
+
+def interrupt_when(server, predicate):
+    """POST /interrupt once `predicate()` holds (the fake has the job in progress)."""
+    fake_seen = threading.Event()
+
+    def watch():
+        import time
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if predicate():
+                fake_seen.set()
+                requests.post(f"{server.url}/interrupt", json={}, timeout=10)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread, fake_seen
+
+
+@pytest.fixture
+def fakes(fake_providers):
+    fake_providers.reset()
+    return fake_providers
+
+
+@pytest.mark.parametrize("node_type", list(PROVIDER_OF))
+def test_remote_node_returns_frames_and_shows_the_saved_video(comfyui_server, fakes, node_type):
+    result = run_workflow(comfyui_server.url, graph(node_type), timeout=120)
+    assert result.status == "execution_success", result.error
+    (video,) = result.outputs["2"]["svd_suite_video"]
+    saved = comfyui_server.output_dir / video["subfolder"] / video["filename"]
+    assert saved.read_bytes() == fakes.video
+    assert video["filename"].startswith(PROVIDER_OF[node_type] + "_") and video["format"] == "video/mp4"
+    assert len(result.outputs["3"]["images"]) == 8  # the decoded frames reached PreviewImage
+    states = [e["data"]["state"] for e in result.events if e.get("type") == "svd-suite.job-status"]
+    assert states[0] == "submitted" and states[-1] == "done"
+
+
+def test_interrupt_during_a_fal_job_sends_cancel(comfyui_server, fakes):
+    fakes.fal.plan("hold")
+    thread, seen = interrupt_when(
+        comfyui_server, lambda: any(j["polls"] >= 3 for j in fakes.fal.jobs.values())
+    )
+    result = run_workflow(comfyui_server.url, graph("SVDSuite_RemoteFal"), timeout=120)
+    thread.join(5)
+    assert seen.is_set() and result.status == "execution_interrupted"
+    (job_id,) = fakes.fal.jobs
+    assert fakes.fal.wait_for(lambda: ("cancel", job_id) in fakes.fal.events, 10)
+
+
+def test_interrupt_during_a_replicate_job_sends_cancel(comfyui_server, fakes):
+    fakes.replicate.plan("hold")
+    fake = fakes.replicate
+    thread, seen = interrupt_when(
+        comfyui_server, lambda: any(j["status"] == "processing" for j in fake.jobs.values())
+    )
+    result = run_workflow(comfyui_server.url, graph("SVDSuite_RemoteReplicate"), timeout=120)
+    thread.join(5)
+    assert seen.is_set() and result.status == "execution_interrupted"
+    (pid,) = fake.jobs
+    assert fake.wait_for(lambda: bool(fake.seen("POST", f"/v1/predictions/{pid}/cancel")), 10)
+
+
+def test_interrupt_during_a_segmind_request_aborts_it(comfyui_server, fakes):
+    fakes.segmind.plan("hold")
+    fake = fakes.segmind
+    thread, seen = interrupt_when(comfyui_server, lambda: ("run", "hold") in fake.events)
+    result = run_workflow(comfyui_server.url, graph("SVDSuite_RemoteSegmind"), timeout=120)
+    thread.join(5)
+    assert seen.is_set() and result.status == "execution_interrupted"
+    assert fake.wait_for(lambda: any(kind == "disconnect" for kind, _ in fake.events), 10)
+
+
+def test_auto_engine_falls_back_and_reports_skipped_and_failed_engines(comfyui_server, fakes):
+    fakes.fal.plan("job_failed")
+    result = run_workflow(
+        comfyui_server.url, graph("SVDSuite_AutoImageToVideo", engines="local,fal,replicate"), timeout=120
+    )
+    assert result.status == "execution_success", result.error
+    (summary,) = result.outputs["2"]["text"]
+    assert "local: skipped" in summary and "fal: failed" in summary and "replicate: used" in summary
+    assert result.outputs["2"]["svd_suite_video"][0]["filename"].startswith("replicate_")
+
+
+def test_failed_job_is_reported_as_a_node_error_with_the_providers_message(comfyui_server, fakes):
+    fakes.replicate.plan("job_failed")
+    result = run_workflow(comfyui_server.url, graph("SVDSuite_RemoteReplicate"), timeout=120)
+    assert result.status == "execution_error"
+    assert result.error["node_id"] == "2" and "CUDA out of memory" in result.error["exception_message"]
+
+
+def test_keys_appear_nowhere_in_outputs_history_or_log(comfyui_server, fakes):
+    fakes.fal.plan("echo_key")  # a gateway that echoes the Authorization header back
+    failed = run_workflow(comfyui_server.url, graph("SVDSuite_RemoteFal"), timeout=120)
+    assert failed.status == "execution_error" and "***" in failed.error["exception_message"]
+    history = requests.get(f"{comfyui_server.url}/history", timeout=30).text
+    log = comfyui_server.log_text()
+    assert "Rejected header: Key ***" in log  # the error did reach the log, redacted
+    files = [p for p in comfyui_server.base.rglob("*") if p.is_file() and "models" not in p.parts]
+    for key in fakes.keys:
+        secret = key.split(":")[-1]
+        assert secret not in history and secret not in log
+        needle = secret.encode()
+        leaked = [str(p) for p in files if needle in p.read_bytes()]
+        assert not leaked, leaked
