@@ -151,27 +151,9 @@ class StatusReporter:
 
 
 def _read_video(path: str):
-    try:
-        from ..video.decode import read_video
-    except ImportError:  # TEMPORARY until nodes/video/decode.py lands
-        return _pyav_read(path)
+    from ..video.decode import read_video
+
     return read_video(path)
-
-
-def _pyav_read(path: str):  # TEMPORARY, see above
-    import av
-    import numpy as np
-    import torch
-
-    try:
-        with av.open(path) as container:
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or 8)
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-    except av.FFmpegError as exc:
-        raise ValueError(f"not a video: {exc}") from None
-    images = torch.from_numpy(np.stack(frames).astype(np.float32) / 255.0)
-    return images, fps, len(frames)
 
 
 class JobRun:
