@@ -156,7 +156,7 @@ def run_batch(
         _dispatch(pending, workers, idle, len(todo), summary)
     except KeyboardInterrupt:
         for worker in workers:
-            for prompt_id in list(worker.client._pending):
+            for prompt_id in worker.client.pending_prompts():
                 cancel(worker.client, prompt_id)
         raise
     finally:
@@ -166,10 +166,10 @@ def run_batch(
             thread.join(10)
         for worker in workers:
             worker.client.close()
-        while not pending.empty():
-            image = pending.get()
-            manifest.record(image.name, failure="no server left to run it")
-            summary.failed += 1
+    while not pending.empty():  # every server retired before these could run
+        image = pending.get()
+        manifest.record(image.name, failure="no server left to run it")
+        summary.failed += 1
     return summary
 
 

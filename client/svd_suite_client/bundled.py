@@ -35,3 +35,17 @@ def bundled_workflow(name: str) -> Path:
             f"no bundled workflow {filename!r}; bundled: {', '.join(bundled_names()) or 'none'}"
         )
     return path
+
+
+def resolve_workflow(argument: str) -> Path:
+    """A workflow path as given, or else the bundled workflow of that name (`svd_img2vid`)."""
+    path = Path(argument)
+    if path.exists():
+        return path
+    try:
+        return bundled_workflow(path.name)
+    except WorkflowError:
+        raise WorkflowError(
+            f"workflow file not found: {argument} (and no bundled workflow of that name; "
+            f"bundled: {', '.join(bundled_names())})"
+        ) from None

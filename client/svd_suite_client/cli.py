@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .batch import run_batch, summary_text
+from .bundled import bundled_names, bundled_workflow, resolve_workflow
 from .client import ComfyClient, default_server
 from .errors import (
     ComfyClientError,
@@ -104,12 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     img2vid.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     add_img2vid_arguments(img2vid)
     common(img2vid)
+
+    commands.add_parser("workflows", help="list the bundled API workflows (for run/batch or as templates)")
     return parser
 
 
 def cmd_run(args: argparse.Namespace, reporter) -> int:
     with ComfyClient(args.server, **client_options(args)) as client:
-        prepared = prepare_prompt(client, args.workflow, args.image, args.sets, validate=not args.no_validate)
+        prepared = prepare_prompt(
+            client, resolve_workflow(args.workflow), args.image, args.sets, validate=not args.no_validate
+        )
         if hasattr(reporter, "node_names"):
             reporter.node_names.update(prepared.node_names)
         result, files = run_to_files(client, prepared.prompt, Path(args.out), reporter, args.timeout)
@@ -156,12 +161,19 @@ def cmd_img2vid(args: argparse.Namespace, reporter) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "batch": cmd_batch, "img2vid": cmd_img2vid}
+def cmd_workflows(args: argparse.Namespace, reporter) -> int:
+    names = bundled_names()
+    for name in names:
+        print(bundled_workflow(name))
+    return 0 if names else 1
+
+
+COMMANDS = {"run": cmd_run, "batch": cmd_batch, "img2vid": cmd_img2vid, "workflows": cmd_workflows}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    reporter = make_reporter(args.json)
+    reporter = make_reporter(getattr(args, "json", False))
     try:
         return COMMANDS[args.command](args, reporter)
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ import collections
 import json
 import os
 import queue
+import socket
 import ssl
 import threading
 import time
@@ -227,7 +228,11 @@ class ComfyClient:
         ws = self._ws
         if ws is not None:
             try:
-                ws.shutdown()  # no close handshake: the reader thread is the one receiving
+                # SHUT_RDWR wakes the reader blocked in recv (a plain close() would not);
+                # no close handshake: the reader thread is the one receiving.
+                if ws.sock is not None:
+                    ws.sock.shutdown(socket.SHUT_RDWR)
+                ws.shutdown()
             except Exception:  # noqa: BLE001 - closing a broken socket may raise anything
                 pass
         if self._reader is not None and self._reader is not threading.current_thread():
@@ -347,6 +352,11 @@ class ComfyClient:
                 raise PromptRejected(answer)
             raise ComfyClientError(f"POST /prompt failed: HTTP {response.status_code} {str(answer)[:200]}")
         return prompt_id
+
+    def pending_prompts(self) -> list[str]:
+        """Ids queued through this client that nobody has awaited to the end yet."""
+        with self._lock:
+            return list(self._pending)
 
     def _forget(self, prompt_id: str) -> None:
         with self._lock:
