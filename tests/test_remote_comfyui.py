@@ -158,6 +158,21 @@ def test_auto_engine_falls_back_and_reports_skipped_and_failed_engines(comfyui_s
     assert result.outputs["2"]["svd_suite_video"][0]["filename"].startswith("replicate_")
 
 
+def test_auto_engine_runs_locally_when_a_model_is_connected(comfyui_server, fakes):
+    prompt = graph(
+        "SVDSuite_AutoImageToVideo", engines="local,fal", num_frames=3, steps=2, seed=5, svd_model=["4", 0]
+    )
+    prompt["4"] = {
+        "class_type": "SVDSuite_LoadModel",
+        "inputs": {"model": "svd-tiny", "dtype": "auto", "offload": "auto"},
+    }
+    result = run_workflow(comfyui_server.url, prompt, timeout=240)
+    assert result.status == "execution_success", result.error
+    assert result.outputs["2"]["text"] == ["local: used"]
+    assert len(result.outputs["3"]["images"]) == 3
+    assert fakes.fal.seen() == []
+
+
 def test_failed_job_is_reported_as_a_node_error_with_the_providers_message(comfyui_server, fakes):
     fakes.replicate.plan("job_failed")
     result = run_workflow(comfyui_server.url, graph("SVDSuite_RemoteReplicate"), timeout=120)
