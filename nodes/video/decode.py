@@ -159,7 +159,8 @@ def _pillow_rate(durations_ms: list[int], quantum_ms: int) -> Fraction:
     """The frame rate behind rounded delays: the simplest rate that rounds to the same total.
 
     A 10-frame gif at 7 fps lasts 143/100 s (1.4286 s rounded); 1000/143 fps is what the file
-    says, 7 fps is what was meant and the simplest rate within the ±half-quantum rounding.
+    says, 7 fps is what was meant: the nearest whole rate if it fits the ±half-quantum rounding,
+    else the simplest fraction that does (12.5 fps → 25/2).
     """
     total = sum(durations_ms)
     if total <= 0:
@@ -167,6 +168,9 @@ def _pillow_rate(durations_ms: list[int], quantum_ms: int) -> Fraction:
     frames = len(durations_ms) * 1000
     half = Fraction(quantum_ms, 2)
     low, high = Fraction(frames) / (total + half), Fraction(frames) / max(total - half, half)
+    nearest_whole = round(Fraction(frames, total))
+    if low <= nearest_whole <= high:  # short clips: many rates fit, prefer the measured one
+        return Fraction(nearest_whole)
     return simplest_fraction_between(low, high)
 
 
@@ -191,7 +195,7 @@ def _read_pillow(path, frame_cap, skip_first, every_nth):
                     continue
                 if buffer is None:
                     buffer = _FrameBuffer(wanted, image.height, image.width)
-                buffer.append(np.asarray(frame.convert("RGB")))
+                buffer.append(np.array(frame.convert("RGB")))
     except (OSError, SyntaxError, ValueError) as exc:
         raise _not_a_video(path, f"Pillow: {exc}") from None
     if buffer is None:

@@ -147,7 +147,10 @@ def write_gif(job: EncodeJob) -> None:
 
     width, height = job.size
     centiseconds = Fraction(1, 100)
-    with av.open(job.path, mode="w", format="gif", options={"loop": str(job.loop_count)}) as container:
+    # The muxer takes each delay from the next frame's stamp; the last one is given explicitly.
+    final_delay = frame_delays(len(job.order), job.rate, 100)[-1]
+    options = {"loop": str(job.loop_count), "final_delay": str(final_delay)}
+    with av.open(job.path, mode="w", format="gif", options=options) as container:
         stream = container.add_stream("gif", rate=job.rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "pal8"
         stream.codec_context.time_base = centiseconds
