@@ -6,47 +6,10 @@ API keys are never inputs: they come from the server's environment or the SVD Su
 
 from __future__ import annotations
 
-from .auto import DEFAULT_ENGINES, auto_image_to_video
+from .auto import SVDSuiteAutoImageToVideo
+from .widgets import CATEGORY, COND_AUG, HIDDEN, IMAGE_TIP, MOTION, SEED, TIMEOUT, is_changed_for_seed
 
 # The provider modules (and `requests`) load on first use, not at ComfyUI start-up.
-
-CATEGORY = "SVD Suite/remote"
-IMAGE_TIP = "The start frame (first image of the batch is used); sent inline as a PNG, not uploaded."
-SEED = (
-    "INT",
-    {
-        "default": -1,
-        "min": -1,
-        "max": 2**53 - 1,
-        "tooltip": "-1 = random (the provider picks; the node re-runs every time). Any other value "
-        "is sent as the seed and ComfyUI's cache applies.",
-    },
-)
-TIMEOUT = (
-    "INT",
-    {
-        "default": 600,
-        "min": 10,
-        "max": 7200,
-        "step": 10,
-        "tooltip": "Overall deadline in seconds; when it passes the job is cancelled at the provider.",
-    },
-)
-MOTION = (
-    "INT",
-    {"default": 127, "min": 1, "max": 255, "tooltip": "SVD motion bucket: higher = more motion."},
-)
-COND_AUG = (
-    "FLOAT",
-    {
-        "default": 0.02,
-        "min": 0.0,
-        "max": 10.0,
-        "step": 0.001,
-        "tooltip": "Noise added to the conditioning image: higher = less like the image, more motion.",
-    },
-)
-HIDDEN = {"unique_id": "UNIQUE_ID"}
 
 
 class _RemoteNode:
@@ -58,8 +21,7 @@ class _RemoteNode:
 
     @classmethod
     def IS_CHANGED(cls, seed=-1, **_):
-        # NaN never equals itself, so a random seed always re-runs; a fixed seed keeps the cache.
-        return float("nan") if seed == -1 else seed
+        return is_changed_for_seed(seed)
 
     @staticmethod
     def _result(video) -> dict:
@@ -309,147 +271,6 @@ class SVDSuiteRemoteSegmind(_RemoteNode):
                 node_id=unique_id,
             )
         )
-
-
-class SVDSuiteAutoImageToVideo:
-    DESCRIPTION = (
-        "Image to video on the first available engine: local SVD when a model is connected, then "
-        "hosted providers with a configured key; falls back to the next engine on failure."
-    )
-    RETURN_TYPES = ("IMAGE", "FLOAT", "STRING")
-    RETURN_NAMES = ("images", "fps", "engine")
-    FUNCTION = "run"
-    CATEGORY = CATEGORY
-    OUTPUT_NODE = True
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "image": ("IMAGE", {"tooltip": IMAGE_TIP}),
-                "engines": (
-                    "STRING",
-                    {
-                        "default": DEFAULT_ENGINES,
-                        "tooltip": "Order to try, comma-separated: local, fal, replicate, segmind.",
-                    },
-                ),
-                "width": (
-                    "INT",
-                    {
-                        "default": 1024,
-                        "min": 64,
-                        "max": 2048,
-                        "step": 64,
-                        "tooltip": "Output width (local engine; providers choose their own size).",
-                    },
-                ),
-                "height": (
-                    "INT",
-                    {
-                        "default": 576,
-                        "min": 64,
-                        "max": 2048,
-                        "step": 64,
-                        "tooltip": "Output height (local engine; providers choose their own size).",
-                    },
-                ),
-                "num_frames": (
-                    "INT",
-                    {
-                        "default": 0,
-                        "min": 0,
-                        "max": 128,
-                        "tooltip": "0 = model default; providers: >14 asks for 25 frames.",
-                    },
-                ),
-                "fps": (
-                    "INT",
-                    {
-                        "default": 7,
-                        "min": 1,
-                        "max": 60,
-                        "tooltip": "Frames per second (clamped to each provider's range).",
-                    },
-                ),
-                "motion_bucket_id": MOTION,
-                "cond_aug": COND_AUG,
-                "seed": SEED,
-                "steps": (
-                    "INT",
-                    {"default": 25, "min": 1, "max": 200, "tooltip": "Sampling steps (local engine)."},
-                ),
-                "min_guidance_scale": (
-                    "FLOAT",
-                    {
-                        "default": 1.0,
-                        "min": 0.0,
-                        "max": 20.0,
-                        "step": 0.1,
-                        "tooltip": "Guidance on the first frame (local engine).",
-                    },
-                ),
-                "max_guidance_scale": (
-                    "FLOAT",
-                    {
-                        "default": 3.0,
-                        "min": 0.0,
-                        "max": 20.0,
-                        "step": 0.1,
-                        "tooltip": "Guidance on the last frame (local engine).",
-                    },
-                ),
-                "timeout_s": TIMEOUT,
-            },
-            "optional": {
-                "svd_model": (
-                    "SVD_MODEL",
-                    {"tooltip": "Connect a loaded SVD model to allow the local engine."},
-                ),
-            },
-            "hidden": HIDDEN,
-        }
-
-    IS_CHANGED = _RemoteNode.IS_CHANGED
-
-    def run(
-        self,
-        image,
-        engines,
-        width,
-        height,
-        num_frames,
-        fps,
-        motion_bucket_id,
-        cond_aug,
-        seed,
-        steps,
-        min_guidance_scale,
-        max_guidance_scale,
-        timeout_s,
-        svd_model=None,
-        unique_id=None,
-    ):
-        result = auto_image_to_video(
-            image,
-            engines,
-            svd_model,
-            width=width,
-            height=height,
-            num_frames=num_frames,
-            fps=fps,
-            motion_bucket_id=motion_bucket_id,
-            cond_aug=cond_aug,
-            seed=seed,
-            steps=steps,
-            min_guidance_scale=min_guidance_scale,
-            max_guidance_scale=max_guidance_scale,
-            timeout_s=timeout_s,
-            node_id=unique_id,
-        )
-        ui = dict(result.video.ui()) if result.video is not None else {}
-        ui["text"] = [result.summary]
-        return {"ui": ui, "result": (result.images, result.fps, result.engine)}
 
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {

@@ -150,8 +150,16 @@ class Transport:
         """Send one request; 2xx returns the response, anything else raises (see module doc)."""
         headers = dict(self._auth) if auth else {}
         try:
+            # Authenticated calls never follow redirects: requests would carry x-api-key to any host.
             response = self.session.request(
-                method, url, json=json_body, params=params, headers=headers, timeout=timeout, stream=stream
+                method,
+                url,
+                json=json_body,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                stream=stream,
+                allow_redirects=not auth,
             )
         except requests.RequestException as exc:
             raise TransientError(self.redact(f"{self.label}: {method} {url} failed: {exc}")) from None
