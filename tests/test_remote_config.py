@@ -26,6 +26,11 @@ def test_redactor_hides_auth_header_values_it_was_not_told(header):
     assert "***" in out and header.split()[-1] not in out
 
 
+def test_redactor_leaves_ordinary_words_after_key_alone():
+    text = "Invalid Key Authorization header format. Token expired."
+    assert config.Redactor()(text) == text
+
+
 def test_windows_style_quotes_around_a_key_are_removed(monkeypatch):
     monkeypatch.setenv("SEGMIND_API_KEY", '"SG_quoted"')
     assert config.get_key("segmind") == "SG_quoted"

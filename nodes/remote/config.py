@@ -169,7 +169,8 @@ MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 class Redactor:
     """Scrubs secrets from any text that may reach a user: exception messages, logs, UI events."""
 
-    _HEADER = re.compile(r"(?i)\b(Key|Bearer|Token)\s+[A-Za-z0-9._:\-+/=]{4,}")
+    # A credential-looking word (has a digit or colon) after Key/Bearer/Token; "Key Authorization" stays.
+    _HEADER = re.compile(r"(?i)\b(Key|Bearer|Token)\s+(?=[A-Za-z0-9._\-+/=]*[0-9:])[A-Za-z0-9._:\-+/=]{6,}")
     _API_KEY = re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+")
 
     def __init__(self, *secrets: str):
