@@ -1,0 +1,240 @@
+"""The `svd-suite` console script, run in a subprocess against the real ComfyUI server."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+from support.pack import REPO_ROOT
+
+_colors = itertools.count(5000)
+
+
+def svd_suite_command() -> list[str]:
+    """The installed console script (scripts/test.sh installs ./client), else the module."""
+    script = Path(sys.executable).parent / "svd-suite"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("svd-suite")
+    return [found] if found else [sys.executable, "-m", "svd_suite_client.cli"]
+
+
+def cli(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("SVD_SUITE_SERVER", None)
+    return subprocess.run([*svd_suite_command(), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def write_workflow(folder: Path, prompt: dict, name: str = "wf.json") -> Path:
+    path = folder / name
+    path.write_text(json.dumps(prompt))
+    return path
+
+
+def invert_workflow(prefix: str = "cli/inv") -> dict:
+    return {"1": {"class_type": "LoadImage", "inputs": {"image": "placeholder.png"}, "_meta": {"title": "Input"}},
+            "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}, "_meta": {"title": "Invert"}},
+            "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": prefix},
+                  "_meta": {"title": "Save"}}}
+
+
+def blank_workflow() -> dict:
+    return {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1,
+                                                         "color": next(_colors)}, "_meta": {"title": "Canvas"}},
+            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "cli/blank"},
+                  "_meta": {"title": "Save"}}}
+
+
+@pytest.fixture
+def image(tmp_path) -> Path:
+    path = tmp_path / "input.png"
+    Image.new("RGB", (20, 12), (250, 0, 0)).save(path)
+    return path
+
+
+def test_run_uploads_image_and_downloads_outputs(comfyui_server, tmp_path, image):
+    wf = write_workflow(tmp_path, invert_workflow())
+    out = cli("run", str(wf), "--server", comfyui_server.url, "--image", str(image), "--out", "out", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    files = list((tmp_path / "out").iterdir())
+    assert len(files) == 1 and out.stdout.strip() == str(Path("out") / files[0].name)
+    red, green, blue = Image.open(files[0]).getpixel((0, 0))
+    assert red < 10 and green > 250 and blue > 250  # the server really inverted our red upload
+
+
+def test_run_json_prints_one_object_per_event_and_a_summary_with_paths(comfyui_server, tmp_path):
+    wf = write_workflow(tmp_path, blank_workflow())
+    out = cli("run", str(wf), "--server", comfyui_server.url, "--out", "o", "--json",
+              "--set", "Canvas.width=24", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert lines[0]["event"] == "started" and lines[-2]["event"] == "success"
+    summary = lines[-1]
+    assert summary["event"] == "summary" and summary["status"] == "success"
+    assert Image.open(tmp_path / summary["outputs"][0]).size == (24, 8)
+
+
+def test_run_rejected_by_server_exits_3_with_node_input_reason(comfyui_server, tmp_path):
+    prompt = blank_workflow()
+    del prompt["2"]["inputs"]["images"]
+    wf = write_workflow(tmp_path, prompt)
+    out = cli("run", str(wf), "--server", comfyui_server.url, "--no-validate", cwd=tmp_path)
+    assert out.returncode == 3
+    assert out.stderr.strip().splitlines() == [
+        "svd-suite: error: prompt rejected: node 2 (SaveImage) input images: Required input is missing"]
+
+
+def test_run_out_of_range_value_is_caught_before_queueing(comfyui_server, tmp_path):
+    wf = write_workflow(tmp_path, blank_workflow())
+    out = cli("run", str(wf), "--server", comfyui_server.url, "--set", "1.width=0", cwd=tmp_path)
+    assert out.returncode == 3
+    assert "node 1 (EmptyImage) input width: value 0 is below the minimum 1" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_run_node_failure_exits_1_naming_node_and_class(comfyui_server, tmp_path):
+    wf = write_workflow(tmp_path, blank_workflow())
+    out = cli("run", str(wf), "--server", comfyui_server.url, "--set", "Save.filename_prefix=../../../x",
+              cwd=tmp_path)
+    assert out.returncode == 1
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith("svd-suite: error: node 2 (SaveImage) failed: Exception:")
+
+
+def test_run_image_without_loadimage_node_is_a_usage_error(comfyui_server, tmp_path, image):
+    wf = write_workflow(tmp_path, blank_workflow())
+    out = cli("run", str(wf), "--server", comfyui_server.url, "--image", str(image), cwd=tmp_path)
+    assert out.returncode == 2 and "needs a LoadImage node" in out.stderr
+
+
+def test_unreachable_server_exits_4(tmp_path):
+    wf = write_workflow(tmp_path, blank_workflow())
+    out = cli("run", str(wf), "--server", "http://127.0.0.1:9", cwd=tmp_path)
+    assert out.returncode == 4 and "unreachable" in out.stderr
+
+
+def test_ctrl_c_interrupts_the_prompt_on_the_server_and_exits_130(comfyui_server, tmp_path):
+    prompt = {"1": {"class_type": "EmptyImage", "inputs": {"width": 512, "height": 512, "batch_size": 4,
+                                                           "color": next(_colors)}}}
+    for i in range(60):
+        prompt[str(i + 2)] = {"class_type": "ImageBlur",
+                              "inputs": {"image": [str(i + 1), 0], "blur_radius": 15, "sigma": 1.0}}
+    prompt["999"] = {"class_type": "PreviewImage", "inputs": {"images": ["61", 0]}}
+    wf = write_workflow(tmp_path, prompt)
+    process = subprocess.Popen([*svd_suite_command(), "run", str(wf), "--server", comfyui_server.url, "--json"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        prompt_id = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            event = json.loads(process.stdout.readline() or "{}")
+            prompt_id = prompt_id or event.get("prompt_id")
+            if event.get("event") == "executing" and event.get("node") == "3":
+                break
+        assert prompt_id, "the CLI never reported the prompt running"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    entry = {}
+    for _ in range(100):
+        entry = requests.get(f"{comfyui_server.url}/history/{prompt_id}", timeout=10).json().get(prompt_id, {})
+        if entry:
+            break
+        time.sleep(0.1)
+    messages = [kind for kind, _ in entry["status"]["messages"]]
+    assert "execution_interrupted" in messages
+
+
+def test_batch_resume_skips_finished_images(comfyui_server, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(2):
+        Image.new("RGB", (8, 8), (i * 100, 0, 0)).save(images / f"a{i}.png")
+    wf = write_workflow(tmp_path, invert_workflow("cli/batch"))
+    first = cli("batch", str(wf), "--images", str(images), "--out", "out", "--server", comfyui_server.url,
+                cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().splitlines()[-1] == "done 2, skipped 0, failed 0"
+    Image.new("RGB", (8, 8), (0, 0, 200)).save(images / "a2.png")
+    second = cli("batch", str(wf), "--images", str(images), "--out", "out", "--server", comfyui_server.url,
+                 "--resume", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip().splitlines()[-1] == "done 1, skipped 2, failed 0"
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert sorted(manifest["done"]) == ["a0.png", "a1.png", "a2.png"]
+
+
+def test_batch_records_failures_and_exits_nonzero(comfyui_server, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.new("RGB", (8, 8)).save(images / "only.png")
+    wf = write_workflow(tmp_path, invert_workflow("../../../escape"))
+    out = cli("batch", str(wf), "--images", str(images), "--out", "out", "--server", comfyui_server.url,
+              cwd=tmp_path)
+    assert out.returncode == 6
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert "SaveImage" in manifest["failed"]["only.png"] and manifest["done"] == {}
+
+
+def test_img2vid_refuses_to_overwrite_existing_output(tmp_path, image):
+    target = tmp_path / "video.mp4"
+    target.write_bytes(b"keep me")
+    out = cli("img2vid", str(image), "-o", str(target), "--server", "http://127.0.0.1:9", cwd=tmp_path)
+    assert out.returncode == 2 and "--overwrite" in out.stderr
+    assert target.read_bytes() == b"keep me"
+
+
+def test_img2vid_option_the_engine_lacks_is_a_usage_error(tmp_path, image):
+    out = cli("img2vid", str(image), "-o", "v.mp4", "--engine", "fal", "--frames", "14",
+              "--server", "http://127.0.0.1:9", cwd=tmp_path)
+    assert out.returncode == 2 and "--frames is not available with --engine fal" in out.stderr
+
+
+def test_installed_console_script_finds_the_bundled_workflows(tmp_path):
+    out = cli("workflows", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    listed = {Path(line).name: Path(line) for line in out.stdout.split()}
+    for name in ("svd_img2vid.json", "svd_xt_img2vid.json", "remote_fal.json", "remote_replicate.json",
+                 "remote_segmind.json", "auto_engine.json"):
+        assert name in listed and json.loads(listed[name].read_text())
+
+
+def test_built_wheel_contains_the_bundled_workflow_files(tmp_path):
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(tmp_path), str(REPO_ROOT / "client")], capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, built.stderr
+    [wheel] = tmp_path.glob("svd_suite_client-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for path in sorted((REPO_ROOT / "workflows" / "api").glob("*.json")):
+        assert f"svd_suite_client/workflows/{path.name}" in names
+
+
+def test_img2vid_with_the_tiny_local_model_writes_a_video(comfyui_server, tmp_path, image):
+    info = requests.get(f"{comfyui_server.url}/object_info", timeout=30).json()
+    missing = [n for n in ("SVDSuite_LoadModel", "SVDSuite_ImageToVideo", "SVDSuite_SaveVideo") if n not in info]
+    if missing:
+        pytest.skip(f"node(s) not registered on the server yet: {', '.join(missing)}")
+    target = tmp_path / "clip.mp4"
+    out = cli("img2vid", str(image), "-o", str(target), "--server", comfyui_server.url, "--model", "svd-tiny",
+              "--frames", "2", "--steps", "1", "--width", "64", "--height", "64", "--fps", "4", cwd=tmp_path,
+              timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(target)
+    data = target.read_bytes()
+    assert data[4:8] == b"ftyp"
