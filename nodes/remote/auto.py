@@ -179,8 +179,8 @@ def auto_image_to_video(
             else:
                 video = REMOTE_RUNNERS[engine](image, params, node_id)
                 result = AutoResult(video.images, video.fps, engine, video, notes)
-        except BaseException as exc:
-            if comfy.is_interrupt(exc) or not isinstance(exc, Exception):
+        except Exception as exc:
+            if comfy.is_interrupt(exc):
                 raise  # a cancel is the user's decision: never try the next engine
             notes.append(f"{engine}: failed ({exc})")
             log.warning("SVD Suite auto engine: %s failed, trying the next engine: %s", engine, exc)

@@ -351,7 +351,7 @@ class JobRun:
             message += "; cancel sent" if self.job and not self.adapter.synchronous else "; request aborted"
             self.status("failed", message=message)
             raise ProviderError(message) from None
-        except BaseException as exc:
+        except Exception as exc:  # ComfyUI's interrupt is an Exception too
             if comfy.is_interrupt(exc):
                 self.cancel()
                 self.status("cancelled", message="cancelled by the user")
