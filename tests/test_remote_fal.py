@@ -197,3 +197,19 @@ def test_interrupt_sends_cancel_and_reraises_the_interrupt(remote_env):
     (job_id,) = remote_env.fal.jobs
     assert ("cancel", job_id) in remote_env.fal.events
     assert remote_env.fal.seen("PUT", f"/fal-ai/stable-video/requests/{job_id}/cancel")
+
+
+def test_status_events_carry_state_queue_position_and_latest_log_line(remote_env, monkeypatch):
+    events = []
+    monkeypatch.setattr(
+        comfy, "send_ui_message", lambda event, data, client_id=None: events.append((event, data))
+    )
+    run(node_id="17")
+    assert {name for name, _ in events} == {"svd-suite.job-status"}
+    data = [d for _, d in events]
+    assert all(d["node"] == "17" and d["provider"] == "fal" for d in data)
+    assert set(data[0]) == {"node", "provider", "state", "queue_position", "elapsed_s", "message"}
+    queued = next(d for d in data if d["state"] == "queued")
+    running = next(d for d in data if d["state"] == "running")
+    assert queued["queue_position"] == 1 and running["message"] == "step 2/20"
+    assert [d["state"] for d in data][-2:] == ["downloading", "done"]
