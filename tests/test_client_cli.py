@@ -33,8 +33,9 @@ def svd_suite_command() -> list[str]:
 def cli(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("SVD_SUITE_SERVER", None)
-    return subprocess.run([*svd_suite_command(), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [*svd_suite_command(), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def write_workflow(folder: Path, prompt: dict, name: str = "wf.json") -> Path:
@@ -44,17 +45,30 @@ def write_workflow(folder: Path, prompt: dict, name: str = "wf.json") -> Path:
 
 
 def invert_workflow(prefix: str = "cli/inv") -> dict:
-    return {"1": {"class_type": "LoadImage", "inputs": {"image": "placeholder.png"}, "_meta": {"title": "Input"}},
-            "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}, "_meta": {"title": "Invert"}},
-            "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": prefix},
-                  "_meta": {"title": "Save"}}}
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "placeholder.png"}, "_meta": {"title": "Input"}},
+        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}, "_meta": {"title": "Invert"}},
+        "3": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["2", 0], "filename_prefix": prefix},
+            "_meta": {"title": "Save"},
+        },
+    }
 
 
 def blank_workflow() -> dict:
-    return {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1,
-                                                         "color": next(_colors)}, "_meta": {"title": "Canvas"}},
-            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "cli/blank"},
-                  "_meta": {"title": "Save"}}}
+    return {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": next(_colors)},
+            "_meta": {"title": "Canvas"},
+        },
+        "2": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["1", 0], "filename_prefix": "cli/blank"},
+            "_meta": {"title": "Save"},
+        },
+    }
 
 
 @pytest.fixture
@@ -66,7 +80,9 @@ def image(tmp_path) -> Path:
 
 def test_run_uploads_image_and_downloads_outputs(comfyui_server, tmp_path, image):
     wf = write_workflow(tmp_path, invert_workflow())
-    out = cli("run", str(wf), "--server", comfyui_server.url, "--image", str(image), "--out", "out", cwd=tmp_path)
+    out = cli(
+        "run", str(wf), "--server", comfyui_server.url, "--image", str(image), "--out", "out", cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr
     files = list((tmp_path / "out").iterdir())
     assert len(files) == 1 and out.stdout.strip() == str(Path("out") / files[0].name)
@@ -76,8 +92,18 @@ def test_run_uploads_image_and_downloads_outputs(comfyui_server, tmp_path, image
 
 def test_run_json_prints_one_object_per_event_and_a_summary_with_paths(comfyui_server, tmp_path):
     wf = write_workflow(tmp_path, blank_workflow())
-    out = cli("run", str(wf), "--server", comfyui_server.url, "--out", "o", "--json",
-              "--set", "Canvas.width=24", cwd=tmp_path)
+    out = cli(
+        "run",
+        str(wf),
+        "--server",
+        comfyui_server.url,
+        "--out",
+        "o",
+        "--json",
+        "--set",
+        "Canvas.width=24",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert lines[0]["event"] == "started" and lines[-2]["event"] == "success"
@@ -93,7 +119,8 @@ def test_run_rejected_by_server_exits_3_with_node_input_reason(comfyui_server, t
     out = cli("run", str(wf), "--server", comfyui_server.url, "--no-validate", cwd=tmp_path)
     assert out.returncode == 3
     assert out.stderr.strip().splitlines() == [
-        "svd-suite: error: prompt rejected: node 2 (SaveImage) input images: Required input is missing"]
+        "svd-suite: error: prompt rejected: node 2 (SaveImage) input images: Required input is missing"
+    ]
 
 
 def test_run_out_of_range_value_is_caught_before_queueing(comfyui_server, tmp_path):
@@ -106,8 +133,15 @@ def test_run_out_of_range_value_is_caught_before_queueing(comfyui_server, tmp_pa
 
 def test_run_node_failure_exits_1_naming_node_and_class(comfyui_server, tmp_path):
     wf = write_workflow(tmp_path, blank_workflow())
-    out = cli("run", str(wf), "--server", comfyui_server.url, "--set", "Save.filename_prefix=../../../x",
-              cwd=tmp_path)
+    out = cli(
+        "run",
+        str(wf),
+        "--server",
+        comfyui_server.url,
+        "--set",
+        "Save.filename_prefix=../../../x",
+        cwd=tmp_path,
+    )
     assert out.returncode == 1
     [line] = out.stderr.strip().splitlines()
     assert line.startswith("svd-suite: error: node 2 (SaveImage) failed: Exception:")
@@ -126,15 +160,26 @@ def test_unreachable_server_exits_4(tmp_path):
 
 
 def test_ctrl_c_interrupts_the_prompt_on_the_server_and_exits_130(comfyui_server, tmp_path):
-    prompt = {"1": {"class_type": "EmptyImage", "inputs": {"width": 512, "height": 512, "batch_size": 4,
-                                                           "color": next(_colors)}}}
+    prompt = {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 512, "height": 512, "batch_size": 4, "color": next(_colors)},
+        }
+    }
     for i in range(60):
-        prompt[str(i + 2)] = {"class_type": "ImageBlur",
-                              "inputs": {"image": [str(i + 1), 0], "blur_radius": 15, "sigma": 1.0}}
+        prompt[str(i + 2)] = {
+            "class_type": "ImageBlur",
+            "inputs": {"image": [str(i + 1), 0], "blur_radius": 15, "sigma": 1.0},
+        }
     prompt["999"] = {"class_type": "PreviewImage", "inputs": {"images": ["61", 0]}}
     wf = write_workflow(tmp_path, prompt)
-    process = subprocess.Popen([*svd_suite_command(), "run", str(wf), "--server", comfyui_server.url, "--json"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*svd_suite_command(), "run", str(wf), "--server", comfyui_server.url, "--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         prompt_id = None
         deadline = time.monotonic() + 60
@@ -152,7 +197,9 @@ def test_ctrl_c_interrupts_the_prompt_on_the_server_and_exits_130(comfyui_server
             process.wait(10)
     entry = {}
     for _ in range(100):
-        entry = requests.get(f"{comfyui_server.url}/history/{prompt_id}", timeout=10).json().get(prompt_id, {})
+        entry = (
+            requests.get(f"{comfyui_server.url}/history/{prompt_id}", timeout=10).json().get(prompt_id, {})
+        )
         if entry:
             break
         time.sleep(0.1)
@@ -166,13 +213,32 @@ def test_batch_resume_skips_finished_images(comfyui_server, tmp_path):
     for i in range(2):
         Image.new("RGB", (8, 8), (i * 100, 0, 0)).save(images / f"a{i}.png")
     wf = write_workflow(tmp_path, invert_workflow("cli/batch"))
-    first = cli("batch", str(wf), "--images", str(images), "--out", "out", "--server", comfyui_server.url,
-                cwd=tmp_path)
+    first = cli(
+        "batch",
+        str(wf),
+        "--images",
+        str(images),
+        "--out",
+        "out",
+        "--server",
+        comfyui_server.url,
+        cwd=tmp_path,
+    )
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip().splitlines()[-1] == "done 2, skipped 0, failed 0"
     Image.new("RGB", (8, 8), (0, 0, 200)).save(images / "a2.png")
-    second = cli("batch", str(wf), "--images", str(images), "--out", "out", "--server", comfyui_server.url,
-                 "--resume", cwd=tmp_path)
+    second = cli(
+        "batch",
+        str(wf),
+        "--images",
+        str(images),
+        "--out",
+        "out",
+        "--server",
+        comfyui_server.url,
+        "--resume",
+        cwd=tmp_path,
+    )
     assert second.returncode == 0, second.stderr
     assert second.stdout.strip().splitlines()[-1] == "done 1, skipped 2, failed 0"
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
@@ -184,8 +250,17 @@ def test_batch_records_failures_and_exits_nonzero(comfyui_server, tmp_path):
     images.mkdir()
     Image.new("RGB", (8, 8)).save(images / "only.png")
     wf = write_workflow(tmp_path, invert_workflow("../../../escape"))
-    out = cli("batch", str(wf), "--images", str(images), "--out", "out", "--server", comfyui_server.url,
-              cwd=tmp_path)
+    out = cli(
+        "batch",
+        str(wf),
+        "--images",
+        str(images),
+        "--out",
+        "out",
+        "--server",
+        comfyui_server.url,
+        cwd=tmp_path,
+    )
     assert out.returncode == 6
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert "SaveImage" in manifest["failed"]["only.png"] and manifest["done"] == {}
@@ -200,8 +275,19 @@ def test_img2vid_refuses_to_overwrite_existing_output(tmp_path, image):
 
 
 def test_img2vid_option_the_engine_lacks_is_a_usage_error(tmp_path, image):
-    out = cli("img2vid", str(image), "-o", "v.mp4", "--engine", "fal", "--frames", "14",
-              "--server", "http://127.0.0.1:9", cwd=tmp_path)
+    out = cli(
+        "img2vid",
+        str(image),
+        "-o",
+        "v.mp4",
+        "--engine",
+        "fal",
+        "--frames",
+        "14",
+        "--server",
+        "http://127.0.0.1:9",
+        cwd=tmp_path,
+    )
     assert out.returncode == 2 and "--frames is not available with --engine fal" in out.stderr
 
 
@@ -209,15 +295,35 @@ def test_installed_console_script_finds_the_bundled_workflows(tmp_path):
     out = cli("workflows", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     listed = {Path(line).name: Path(line) for line in out.stdout.split()}
-    for name in ("svd_img2vid.json", "svd_xt_img2vid.json", "remote_fal.json", "remote_replicate.json",
-                 "remote_segmind.json", "auto_engine.json"):
+    for name in (
+        "svd_img2vid.json",
+        "svd_xt_img2vid.json",
+        "remote_fal.json",
+        "remote_replicate.json",
+        "remote_segmind.json",
+        "auto_engine.json",
+    ):
         assert name in listed and json.loads(listed[name].read_text())
 
 
 def test_built_wheel_contains_the_bundled_workflow_files(tmp_path):
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(tmp_path), str(REPO_ROOT / "client")], capture_output=True, text=True,
-                           timeout=300)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO_ROOT / "client"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert built.returncode == 0, built.stderr
     [wheel] = tmp_path.glob("svd_suite_client-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -227,14 +333,73 @@ def test_built_wheel_contains_the_bundled_workflow_files(tmp_path):
 
 def test_img2vid_with_the_tiny_local_model_writes_a_video(comfyui_server, tmp_path, image):
     info = requests.get(f"{comfyui_server.url}/object_info", timeout=30).json()
-    missing = [n for n in ("SVDSuite_LoadModel", "SVDSuite_ImageToVideo", "SVDSuite_SaveVideo") if n not in info]
+    missing = [
+        n for n in ("SVDSuite_LoadModel", "SVDSuite_ImageToVideo", "SVDSuite_SaveVideo") if n not in info
+    ]
     if missing:
         pytest.skip(f"node(s) not registered on the server yet: {', '.join(missing)}")
     target = tmp_path / "clip.mp4"
-    out = cli("img2vid", str(image), "-o", str(target), "--server", comfyui_server.url, "--model", "svd-tiny",
-              "--frames", "2", "--steps", "1", "--width", "64", "--height", "64", "--fps", "4", cwd=tmp_path,
-              timeout=600)
+    out = cli(
+        "img2vid",
+        str(image),
+        "-o",
+        str(target),
+        "--server",
+        comfyui_server.url,
+        "--model",
+        "svd-tiny",
+        "--frames",
+        "2",
+        "--steps",
+        "1",
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--fps",
+        "4",
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(target)
     data = target.read_bytes()
     assert data[4:8] == b"ftyp"
+
+
+@pytest.mark.parametrize(
+    "engine, extra",
+    [
+        ("fal", ["--fps", "12", "--motion-bucket-id", "100"]),
+        ("replicate", ["--frames", "14", "--fps", "6"]),
+        ("segmind", ["--frames", "25", "--fps", "7"]),
+    ],
+)
+def test_img2vid_remote_engines_write_a_video_via_the_fake_providers(
+    comfyui_server, tmp_path, image, engine, extra
+):
+    node = {
+        "fal": "SVDSuite_RemoteFal",
+        "replicate": "SVDSuite_RemoteReplicate",
+        "segmind": "SVDSuite_RemoteSegmind",
+    }[engine]
+    info = requests.get(f"{comfyui_server.url}/object_info", timeout=30).json()
+    missing = [n for n in (node, "SVDSuite_SaveVideo") if n not in info]
+    if missing:
+        pytest.skip(f"node(s) not registered on the server yet: {', '.join(missing)}")
+    target = tmp_path / f"{engine}.mp4"
+    out = cli(
+        "img2vid",
+        str(image),
+        "-o",
+        str(target),
+        "--engine",
+        engine,
+        "--server",
+        comfyui_server.url,
+        *extra,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert target.read_bytes()[4:8] == b"ftyp"

@@ -236,3 +236,9 @@ def test_bundled_workflows_use_design_node_ids_and_have_titles():
         classes = {node["class_type"] for node in prompt.values()}
         assert {"LoadImage", "SVDSuite_SaveVideo"} <= classes, name
         assert len([c for c in classes if c == "LoadImage"]) == 1
+
+
+def test_numbers_become_text_for_combos_of_numbers_as_text():
+    info = {"Pick": {"input": {"required": {"frames": [["14", "25"], {}]}}, "output": []}}
+    prompt = coerce({"1": {"class_type": "Pick", "inputs": {"frames": 25}}}, info)
+    assert prompt["1"]["inputs"]["frames"] == "25" and validate(prompt, info) == []

@@ -167,14 +167,18 @@ def validate(workflow: dict[str, Any], object_info: dict[str, Any]) -> list[str]
 
 
 def coerce(workflow: dict[str, Any], object_info: dict[str, Any]) -> dict[str, Any]:
-    """Make whole floats integers where the server wants INT (`--fps 7` parses as 7.0 elsewhere)."""
+    """Fit loosely typed values to the server's types: 7.0 → 7 for INT, 14 → "14" for a text combo."""
     for node in workflow.values():
         declared = (object_info.get(node.get("class_type")) or {}).get("input") or {}
         specs = {**(declared.get("optional") or {}), **(declared.get("required") or {})}
         for name, value in (node.get("inputs") or {}).items():
-            kind = input_spec(specs.get(name))[0]
+            kind, options, _ = input_spec(specs.get(name))
             if kind == "INT" and isinstance(value, float) and value.is_integer():
                 node["inputs"][name] = int(value)
+            elif kind == "COMBO" and options and value not in options and not is_link(value):
+                text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+                if text in options:  # combos of numbers-as-text, e.g. Segmind's frames "14"/"25"
+                    node["inputs"][name] = text
     return workflow
 
 
