@@ -173,6 +173,19 @@ def test_interrupt_between_segments_stops_the_job(recording_svd):
 # --------------------------------------------------------------------------- the tiny model
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One torch thread for this module, restored afterwards.
+
+    On the shared, oversubscribed test CPU two OpenMP threads spin against each other and a tiny
+    segment takes 5-10x longer than with one; results are compared with a tolerance anyway.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tiny_svd_dir):
     from svd_suite.nodes.svd import load_svd_model
@@ -209,7 +222,7 @@ def svd_spy(monkeypatch):
     return spy
 
 
-@pytest.mark.parametrize("segments,frames,overlap", [(2, 4, 1), (3, 5, 0), (2, 6, 3)])
+@pytest.mark.parametrize("segments,frames,overlap", [(2, 4, 1), (3, 4, 0)])
 def test_tiny_model_video_has_segments_times_fresh_frames_plus_overlap(
     tiny_model, start_image, segments, frames, overlap
 ):
@@ -231,9 +244,10 @@ def test_tiny_model_next_segment_is_conditioned_on_the_previous_last_frame(tiny_
 def test_tiny_model_same_seed_gives_the_same_video(tiny_model, start_image):
     first, _ = extend_video(tiny_model, start_image, 2, 1, **dict(TINY, seed=5))
     again, _ = extend_video(tiny_model, start_image, 2, 1, **dict(TINY, seed=5))
-    other, _ = extend_video(tiny_model, start_image, 2, 1, **dict(TINY, seed=6))
+    other, _ = extend_video(tiny_model, start_image, 1, 1, **dict(TINY, seed=6))
     assert torch.allclose(first, again, atol=1e-5)
-    assert (first - other).abs().max() > 1e-3
+    # the seed is really used: another seed changes segment 0 (its frames before the first join)
+    assert (first[:3] - other[:3]).abs().max() > 1e-3
 
 
 def test_tiny_model_interrupt_between_segments_stops_before_the_next_one(tiny_model, start_image, svd_spy):
