@@ -188,35 +188,42 @@ def test_checkpoint_path_refuses_names_outside_the_folders(sf, checkpoints_folde
 # --------------------------------------------------------------------------- config inference
 
 
-def test_configs_of_real_svd_xt_are_inferred_from_shapes_alone(sf):
-    """Released SVD-XT sizes (SVD_NOTES §7) built on the meta device: no hints, only shapes."""
+# The released SVD-XT sizes (SVD_NOTES §7).
+UNET_XT = dict(sample_size=96, in_channels=8, out_channels=4,
+    down_block_types=("CrossAttnDownBlockSpatioTemporal",) * 3 + ("DownBlockSpatioTemporal",),
+    up_block_types=("UpBlockSpatioTemporal",) + ("CrossAttnUpBlockSpatioTemporal",) * 3,
+    block_out_channels=(320, 640, 1280, 1280), addition_time_embed_dim=256, projection_class_embeddings_input_dim=768,
+    layers_per_block=2, cross_attention_dim=1024, transformer_layers_per_block=1, num_attention_heads=(5, 10, 20, 20),
+    num_frames=25)  # fmt: skip
+VAE_SVD = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+    block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, sample_size=768,
+    scaling_factor=0.18215, force_upcast=True)  # fmt: skip
+CLIP_H = dict(hidden_size=1280, intermediate_size=5120, projection_dim=1024, num_hidden_layers=32,
+    num_attention_heads=16, num_channels=3, image_size=224, patch_size=14, hidden_act="gelu")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def xt_shapes(sf) -> dict:
+    """Single-file key -> shape for real SVD-XT sizes, from models on the meta device (no memory)."""
     import torch
     from accelerate import init_empty_weights
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    unet_xt = dict(sample_size=96, in_channels=8, out_channels=4,
-        down_block_types=("CrossAttnDownBlockSpatioTemporal",) * 3 + ("DownBlockSpatioTemporal",),
-        up_block_types=("UpBlockSpatioTemporal",) + ("CrossAttnUpBlockSpatioTemporal",) * 3,
-        block_out_channels=(320, 640, 1280, 1280), addition_time_embed_dim=256, projection_class_embeddings_input_dim=768,
-        layers_per_block=2, cross_attention_dim=1024, transformer_layers_per_block=1, num_attention_heads=(5, 10, 20, 20),
-        num_frames=25)  # fmt: skip
-    vae = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-        block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, sample_size=768,
-        scaling_factor=0.18215, force_upcast=True)  # fmt: skip
-    clip_h = dict(hidden_size=1280, intermediate_size=5120, projection_dim=1024, num_hidden_layers=32,
-        num_attention_heads=16, num_channels=3, image_size=224, patch_size=14, hidden_act="gelu")  # fmt: skip
     with init_empty_weights(), torch.device("meta"):
         models = (
-            UNetSpatioTemporalConditionModel(**unet_xt),
-            AutoencoderKLTemporalDecoder(**vae),
-            CLIPVisionModelWithProjection(CLIPVisionConfig(**clip_h)),
+            UNetSpatioTemporalConditionModel(**UNET_XT),
+            AutoencoderKLTemporalDecoder(**VAE_SVD),
+            CLIPVisionModelWithProjection(CLIPVisionConfig(**CLIP_H)),
         )
-    shapes = {k: tuple(v.shape) for k, v in sf.single_file_state_dict(*models).items()}
-    unet_cfg, vae_cfg, clip_cfg = sf.infer_configs(shapes, name="svd_xt.safetensors")
-    assert unet_cfg == unet_xt
-    assert vae_cfg == vae
-    assert {k: clip_cfg[k] for k in clip_h} == clip_h
+    return {k: tuple(v.shape) for k, v in sf.single_file_state_dict(*models).items()}
+
+
+def test_configs_of_real_svd_xt_are_inferred_from_shapes_alone(sf, xt_shapes):
+    unet_cfg, vae_cfg, clip_cfg = sf.infer_configs(xt_shapes, name="svd_xt.safetensors")
+    assert unet_cfg == UNET_XT
+    assert vae_cfg == VAE_SVD
+    assert {k: clip_cfg[k] for k in CLIP_H} == CLIP_H
 
 
 @pytest.mark.parametrize(
@@ -325,6 +332,26 @@ def test_outputs_match_comfyui_svd_classes(comfy_comparison, part):
     )
 
 
+def _unprefixed(shapes: dict, prefix: str) -> dict:
+    return {k[len(prefix) :]: list(v) for k, v in shapes.items() if k.startswith(prefix)}
+
+
+def test_real_size_unet_layout_matches_comfyui_svd(comfy_comparison, xt_shapes):
+    """Every key and shape of ComfyUI's full-size SVD UNet (built from SGM's svd.yaml values)."""
+    _, theirs = comfy_comparison
+    assert _unprefixed(xt_shapes, "model.diffusion_model.") == theirs["real_unet_shapes"]
+
+
+def test_real_size_vae_layout_matches_comfyui_svd(comfy_comparison, xt_shapes):
+    """Every key and shape of the VAE ComfyUI builds for SVD files (sd.py's temporal branch)."""
+    _, theirs = comfy_comparison
+    ours = _unprefixed(xt_shapes, "first_stage_model.")
+    ours = {
+        k: v for k, v in ours.items() if not k.startswith("quant_conv.")
+    }  # identity: not in Stability's files
+    assert ours == theirs["real_vae_shapes"]
+
+
 # --------------------------------------------------------------------------- ComfyUI side (subprocess)
 
 
@@ -402,7 +429,41 @@ def _comfy_side(work: Path) -> None:
             "encode": vae.encode(inputs["images"]),
             "clip": clip(pixel_values=inputs["pixels"], intermediate_output=-2)[2],
         }  # fmt: skip
+    outputs.update(_comfy_real_size_shapes(UNetModel, AutoencodingEngine))
     torch.save(outputs, work / "comfy_outputs.pt")
+
+
+def _comfy_real_size_shapes(unet_class, vae_class) -> dict:
+    """Key -> shape of ComfyUI's full-size SVD UNet and VAE, built on the meta device."""
+    import comfy.ops
+    import comfy.supported_models
+    import torch
+
+    svd = comfy.supported_models.SVD_img2vid
+    unet_config = dict(svd.unet_config, **svd.unet_extra_config)
+    # The rest of SGM's svd.yaml network_config, in ComfyUI's argument names.
+    unet_config.update(
+        image_size=32, out_channels=4, num_res_blocks=[2, 2, 2, 2], channel_mult=[1, 2, 4, 4],
+        transformer_depth_output=[1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0], transformer_depth_middle=1,
+        use_spatial_transformer=True, legacy=False, num_classes="sequential", extra_ff_mix_layer=True,
+        use_spatial_context=True, merge_strategy="learned_with_images", merge_factor=0.0, video_kernel_size=[3, 1, 1],
+        disable_temporal_crossattention=False,
+    )  # fmt: skip
+    # The temporal-VAE branch of comfy.sd.VAE for SVD files.
+    encoder = {"double_z": True, "z_channels": 4, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+               "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0}  # fmt: skip
+    with torch.device("meta"):
+        unet = unet_class(**unet_config, device="meta", operations=comfy.ops.disable_weight_init)
+        vae = vae_class(
+            regularizer_config={"target": "comfy.ldm.models.autoencoder.DiagonalGaussianRegularizer"},
+            encoder_config={"target": "comfy.ldm.modules.diffusionmodules.model.Encoder", "params": encoder},
+            decoder_config={"target": "comfy.ldm.modules.temporal_ae.VideoDecoder",
+                            "params": dict(encoder, video_kernel_size=[3, 1, 1], alpha=0.0)},
+        )  # fmt: skip
+    return {
+        "real_unet_shapes": {k: list(v.shape) for k, v in unet.state_dict().items()},
+        "real_vae_shapes": {k: list(v.shape) for k, v in vae.state_dict().items()},
+    }
 
 
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--comfy-side":
