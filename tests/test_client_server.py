@@ -213,3 +213,42 @@ def test_object_info_lists_core_nodes(client):
     info = client.object_info()
     assert "EmptyImage" in info and client.object_info("EmptyImage")["EmptyImage"]["name"] == "EmptyImage"
     assert requests.get(f"{client.base}/system_stats", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("metadata_previews", [True, False], ids=["event4", "event1"])
+def test_sampler_previews_arrive_as_image_events_of_the_prompt(comfyui_server, tmp_path, metadata_previews):
+    from PIL import Image
+    from svd_suite_client.bundled import bundled_workflow
+    from svd_suite_client.jobs import image_reference
+    from svd_suite_client.workflow import apply_assignments, load_workflow
+
+    info = requests.get(f"{comfyui_server.url}/object_info", timeout=30).json()
+    missing = [
+        n for n in ("SVDSuite_LoadModel", "SVDSuite_ImageToVideo", "SVDSuite_SaveVideo") if n not in info
+    ]
+    if missing:
+        pytest.skip(f"node(s) not registered on the server yet: {', '.join(missing)}")
+    path = tmp_path / "start.png"
+    Image.new("RGB", (64, 64), (20, 120, 220)).save(path)
+    seen = []
+    with ComfyClient(comfyui_server.url, previews=metadata_previews) as client:
+        prompt = load_workflow(bundled_workflow("svd_img2vid.json"))
+        apply_assignments(
+            prompt,
+            [
+                f"Input Image.image={image_reference(client.upload_image(path))}",
+                "Load SVD Model.model=svd-tiny",
+                "Image to Video.width=64",
+                "Image to Video.height=64",
+                "Image to Video.num_frames=2",
+                "Image to Video.steps=2",
+                f"Image to Video.seed={next(_colors)}",
+            ],
+        )
+        result = client.run(prompt, timeout=300, on_event=seen.append)
+    previews = [e for e in seen if isinstance(e, ev.Preview)]
+    assert previews, [type(e).__name__ for e in seen]
+    assert all(p.prompt_id == result.prompt_id and p.image[:3] == b"\xff\xd8\xff" for p in previews)
+    assert all(p.format == "jpeg" for p in previews)
+    if metadata_previews:
+        assert all(p.node == "3" for p in previews)

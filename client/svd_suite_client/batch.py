@@ -121,19 +121,25 @@ def run_batch(
                 manifest.record(
                     image.name,
                     {
-                        "server": worker.client.base,
+                        "server": worker.client.display_base,
                         "prompt_id": result.prompt_id,
                         "outputs": [str(p) for p in files],
                     },
                 )
                 with idle:
                     summary.done += 1
-                    summary.per_server[worker.client.base] = summary.per_server.get(worker.client.base, 0) + 1
-                reporter.message(f"done {image.name} on {worker.client.base}: {', '.join(map(str, files))}")
+                    summary.per_server[worker.client.display_base] = (
+                        summary.per_server.get(worker.client.display_base, 0) + 1
+                    )
+                reporter.message(
+                    f"done {image.name} on {worker.client.display_base}: {', '.join(map(str, files))}"
+                )
             except ServerGone as exc:
                 worker.retired = True
                 pending.put(image)  # another server can still take it
-                reporter.message(f"server {worker.client.base} is gone ({exc}); its work moves elsewhere")
+                reporter.message(
+                    f"server {worker.client.display_base} is gone ({exc}); its work moves elsewhere"
+                )
             except (ComfyClientError, ValueError, OSError) as exc:
                 manifest.record(image.name, failure=str(exc))
                 with idle:

@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -74,6 +75,11 @@ class ComfyClient:
         self.base = (server or default_server()).rstrip("/")
         if not self.base.startswith(("http://", "https://")):
             raise ValueError(f"server must start with http:// or https://, got {self.base!r}")
+        # For messages: a URL with user:password@ must not leak its credentials into errors or logs.
+        parts = urllib.parse.urlsplit(self.base)
+        self.display_base = parts._replace(
+            netloc=parts.hostname + (f":{parts.port}" if parts.port else "")
+        ).geturl()
         self.client_id = client_id or uuid.uuid4().hex
         self.http_timeout = http_timeout
         self.reconnect_attempts = reconnect_attempts
@@ -105,7 +111,7 @@ class ComfyClient:
         try:
             return self.session.request(method, self.base + path, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise ServerGone(f"server {self.base} is unreachable ({type(exc).__name__})") from None
+            raise ServerGone(f"server {self.display_base} is unreachable ({type(exc).__name__})") from None
 
     def _json(self, method: str, path: str, **kwargs) -> Any:
         response = self._request(method, path, **kwargs)
@@ -206,7 +212,7 @@ class ComfyClient:
                 self._ws_url(), timeout=10, header=self._headers, sslopt=sslopt, enable_multithread=True
             )
         except (OSError, websocket.WebSocketException) as exc:
-            raise ServerGone(f"cannot open websocket to {self.base} ({type(exc).__name__})") from None
+            raise ServerGone(f"cannot open websocket to {self.display_base} ({type(exc).__name__})") from None
         if self.previews:
             ws.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
         ws.settimeout(None)
@@ -277,7 +283,7 @@ class ComfyClient:
             self.reconnects += 1
             self._reconcile_pending()
             return True
-        gone = ServerGone(f"lost the connection to {self.base} and could not reconnect")
+        gone = ServerGone(f"lost the connection to {self.display_base} and could not reconnect")
         with self._lock:
             waiters = list(self._pending.values())
         for pending in waiters:
@@ -438,7 +444,7 @@ class ComfyClient:
             return None
         event = terminal_from_history(prompt_id, self.history(prompt_id))
         if event is None:
-            raise ServerGone(f"server {self.base} no longer knows prompt {prompt_id} (restarted?)")
+            raise ServerGone(f"server {self.display_base} no longer knows prompt {prompt_id} (restarted?)")
         return event
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from typing import Any, TextIO
 
 from . import events as ev
@@ -27,10 +28,13 @@ class JsonLines(Reporter):
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout
+        self.lock = threading.Lock()  # batch workers report from several threads
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(data, default=str) + "\n")
-        self.stream.flush()
+        line = json.dumps(data, default=str) + "\n"
+        with self.lock:
+            self.stream.write(line)
+            self.stream.flush()
 
     def event(self, event: ev.Event, label: str = "") -> None:
         if isinstance(event, ev.Other):
