@@ -103,7 +103,11 @@ class _StageProgress:
 
 
 def _svd_api():
-    """The local SVD functions (imported late: they pull in torch and diffusers)."""
+    """The local SVD package, looked up per call.
+
+    Imported here rather than at module top so this concern still registers its nodes when the
+    svd concern fails to load, and so tests can stand in for the SVD functions.
+    """
     from .. import svd
 
     return svd
