@@ -159,6 +159,12 @@ function ensureSingleSaveVideoPlayer(node, item) {
         native.dataset.svdSuiteConfigured = "1";
         configureVideo(native);
       }
+      if (native.readyState >= 2 && !native.dataset.svdSuiteFitted) {
+        // The frontend sizes its player but does not grow the node, so the video would overflow.
+        native.dataset.svdSuiteFitted = "1";
+        fitNode(node);
+        redraw(node);
+      }
       if (widgetOf(node, PLAYER_WIDGET)) {
         removeWidget(node, PLAYER_WIDGET);
         redraw(node);

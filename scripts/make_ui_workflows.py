@@ -251,8 +251,8 @@ def api_to_ui(prompt: dict, object_info: dict, note: str | None = None) -> dict:
             {
                 "id": max(int(i) for i in prompt) + 1,
                 "type": "MarkdownNote",
-                "pos": [60, -200],
-                "size": [460, 200],
+                "pos": [60, -190],
+                "size": [460, 170],
                 "flags": {},
                 "order": len(ui_nodes),
                 "mode": 0,
@@ -271,7 +271,7 @@ def api_to_ui(prompt: dict, object_info: dict, note: str | None = None) -> dict:
         "links": links,
         "groups": [],
         "config": {},
-        "extra": {"ds": {"scale": 0.85, "offset": [40, 260]}},
+        "extra": {"ds": {"scale": 0.8, "offset": [40, 300]}},
         "version": 0.4,
     }
 
