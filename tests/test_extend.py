@@ -398,7 +398,7 @@ def test_api_template_makes_a_long_video_on_the_tiny_model(comfyui_server):
     require_nodes(info, "SVDSuite_ExtendVideo", "SVDSuite_LoadModel", "SVDSuite_SaveVideo")
     prompt = json.loads(API_TEMPLATE.read_text())
     by_type = {node["class_type"]: node["inputs"] for node in prompt.values()}
-    shutil.copy(REPO_ROOT.parent / "shared" / "media" / "rocket.jpg", comfyui_server.input_dir / "rocket.jpg")
+    shutil.copy(REPO_ROOT / "media" / "rocket.jpg", comfyui_server.input_dir / "rocket.jpg")
     by_type["SVDSuite_LoadModel"]["model"] = tiny_model_choice(comfyui_server)
     by_type["SVDSuite_ExtendVideo"].update(TINY, segments=2, overlap=1)
     result = run_workflow(comfyui_server.url, prompt, timeout=300)
