@@ -54,7 +54,7 @@ def test_interrupt_never_falls_back(remote_env):
     fake = remote_env.fal
 
     def watch():
-        if fake.wait_for(lambda: any(j["polls"] >= 3 for j in fake.jobs.values()), 20):
+        if fake.wait_for(fake.has_running_job, 20):
             comfy.request_interrupt(True)
 
     thread = threading.Thread(target=watch)

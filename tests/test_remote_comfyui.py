@@ -114,9 +114,7 @@ def test_remote_node_returns_frames_and_shows_the_saved_video(comfyui_server, fa
 
 def test_interrupt_during_a_fal_job_sends_cancel(comfyui_server, fakes):
     fakes.fal.plan("hold")
-    thread, seen = interrupt_when(
-        comfyui_server, lambda: any(j["polls"] >= 3 for j in fakes.fal.jobs.values())
-    )
+    thread, seen = interrupt_when(comfyui_server, fakes.fal.has_running_job)
     result = run_workflow(comfyui_server.url, graph("SVDSuite_RemoteFal"), timeout=120)
     thread.join(5)
     assert seen.is_set() and result.status == "execution_interrupted"
@@ -127,9 +125,7 @@ def test_interrupt_during_a_fal_job_sends_cancel(comfyui_server, fakes):
 def test_interrupt_during_a_replicate_job_sends_cancel(comfyui_server, fakes):
     fakes.replicate.plan("hold")
     fake = fakes.replicate
-    thread, seen = interrupt_when(
-        comfyui_server, lambda: any(j["status"] == "processing" for j in fake.jobs.values())
-    )
+    thread, seen = interrupt_when(comfyui_server, fake.has_running_job)
     result = run_workflow(comfyui_server.url, graph("SVDSuite_RemoteReplicate"), timeout=120)
     thread.join(5)
     assert seen.is_set() and result.status == "execution_interrupted"
@@ -140,7 +136,7 @@ def test_interrupt_during_a_replicate_job_sends_cancel(comfyui_server, fakes):
 def test_interrupt_during_a_segmind_request_aborts_it(comfyui_server, fakes):
     fakes.segmind.plan("hold")
     fake = fakes.segmind
-    thread, seen = interrupt_when(comfyui_server, lambda: ("run", "hold") in fake.events)
+    thread, seen = interrupt_when(comfyui_server, fake.has_running_job)
     result = run_workflow(comfyui_server.url, graph("SVDSuite_RemoteSegmind"), timeout=120)
     thread.join(5)
     assert seen.is_set() and result.status == "execution_interrupted"
@@ -156,6 +152,17 @@ def test_auto_engine_falls_back_and_reports_skipped_and_failed_engines(comfyui_s
     (summary,) = result.outputs["2"]["text"]
     assert "local: skipped" in summary and "fal: failed" in summary and "replicate: used" in summary
     assert result.outputs["2"]["svd_suite_video"][0]["filename"].startswith("replicate_")
+
+
+def test_interrupt_during_the_auto_engine_never_falls_back(comfyui_server, fakes):
+    fakes.fal.plan("hold")
+    thread, seen = interrupt_when(comfyui_server, fakes.fal.has_running_job)
+    result = run_workflow(
+        comfyui_server.url, graph("SVDSuite_AutoImageToVideo", engines="fal,replicate"), timeout=120
+    )
+    thread.join(5)
+    assert seen.is_set() and result.status == "execution_interrupted"
+    assert fakes.replicate.seen() == []
 
 
 def test_auto_engine_runs_locally_when_a_model_is_connected(comfyui_server, fakes):

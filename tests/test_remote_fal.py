@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import requests
 import torch
 from support.pack import load_pack
 
@@ -186,7 +187,7 @@ def test_interrupt_sends_cancel_and_reraises_the_interrupt(remote_env):
     remote_env.fal.plan("hold")
 
     def interrupt_when_running():
-        if remote_env.fal.wait_for(lambda: any(j["polls"] >= 3 for j in remote_env.fal.jobs.values()), 20):
+        if remote_env.fal.wait_for(remote_env.fal.has_running_job, 20):
             comfy.request_interrupt(True)
 
     thread = threading.Thread(target=interrupt_when_running)
@@ -213,3 +214,10 @@ def test_status_events_carry_state_queue_position_and_latest_log_line(remote_env
     running = next(d for d in data if d["state"] == "running")
     assert queued["queue_position"] == 1 and running["message"] == "step 2/20"
     assert [d["state"] for d in data][-2:] == ["downloading", "done"]
+
+
+def test_faults_can_be_planned_over_http_for_jobs_from_another_process(remote_env):
+    answer = requests.post(f"{remote_env.fal.url}/_control", json={"plan": ["job_failed"]}, timeout=5).json()
+    assert answer["plans"] == ["job_failed"]
+    with pytest.raises(ProviderError, match="CUDA out of memory"):
+        run()

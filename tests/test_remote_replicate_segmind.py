@@ -89,7 +89,7 @@ def test_replicate_poll_error_does_not_resubmit(remote_env):
 def test_replicate_interrupt_posts_cancel(remote_env):
     remote_env.replicate.plan("hold")
     fake = remote_env.replicate
-    thread = interrupt_when(fake, lambda: any(j["status"] == "processing" for j in fake.jobs.values()))
+    thread = interrupt_when(fake, fake.has_running_job)
     with pytest.raises(comfy.SVDSuiteInterrupted):
         replicate_image_to_video(IMAGE, timeout_s=30)
     thread.join(5)
@@ -148,7 +148,7 @@ def test_segmind_server_error_is_not_retried(remote_env):
 def test_segmind_interrupt_aborts_the_request(remote_env):
     remote_env.segmind.plan("hold")
     fake = remote_env.segmind
-    thread = interrupt_when(fake, lambda: ("run", "hold") in fake.events)
+    thread = interrupt_when(fake, fake.has_running_job)
     with pytest.raises(comfy.SVDSuiteInterrupted):
         segmind_image_to_video(IMAGE, timeout_s=30)
     thread.join(5)
@@ -162,3 +162,11 @@ def test_segmind_deadline_aborts_the_request(remote_env):
     assert remote_env.segmind.wait_for(
         lambda: any(k == "disconnect" for k, _ in remote_env.segmind.events), 10
     )
+
+
+@pytest.mark.parametrize(("fault", "message"), [("truncated", "truncated"), ("not_video", "not a video")])
+def test_segmind_bad_answer_raises_and_leaves_no_file(remote_env, fault, message):
+    remote_env.segmind.plan(fault)
+    with pytest.raises(ProviderError, match=message):
+        segmind_image_to_video(IMAGE, timeout_s=20)
+    assert list(remote_env.output.iterdir()) == []

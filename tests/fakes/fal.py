@@ -99,7 +99,7 @@ class FakeFal(FakeProvider):
             "input": body,
             "urls": {"response_url": base, "status_url": f"{base}/status", "cancel_url": f"{base}/cancel"},
         }
-        self.jobs[request_id] = job
+        self.add_job(request_id, job)
         return Reply.json(
             200, {"request_id": request_id, **job["urls"], "status": "IN_QUEUE", "queue_position": 0}
         )
@@ -127,6 +127,7 @@ class FakeFal(FakeProvider):
         if job["polls"] == 1:
             return Reply.json(202, {"status": "IN_QUEUE", "queue_position": 1, **common, "logs": None})
         if job["polls"] == 2 or job["fault"] == "hold":
+            job["running"] = job["polls"] >= 3  # a held job is surely running once polled past step 2
             logs = [
                 {
                     "message": f"step {job['polls']}/20",

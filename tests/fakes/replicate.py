@@ -88,7 +88,7 @@ class FakeReplicate(FakeProvider):
             "status": "starting",
             "logs": "",
         }
-        self.jobs[pid] = job
+        self.add_job(pid, job)
         return Reply.json(201, self._view(job))
 
     def _view(self, job: dict) -> dict:
@@ -117,6 +117,7 @@ class FakeReplicate(FakeProvider):
         if job["status"] in ("starting", "processing"):
             if job["polls"] >= 2:
                 job["status"] = "processing"
+                job["running"] = True
                 job["logs"] += f"Using seed: 42\n{job['polls'] * 10}%|##  | step\n"
             if job["polls"] >= 3 and job["fault"] != "hold":
                 if job["fault"] == "job_failed":

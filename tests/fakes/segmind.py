@@ -55,6 +55,7 @@ class FakeSegmind(FakeProvider):
         if fault == "server_error":
             return Reply.json(500, {"error": "Internal server error"})
         if fault == "hold":
+            self.add_job(f"sync-{len(self.jobs)}", {"running": True})
             return Reply(200, hold=True)
         reply = serve_file(self.video, fault)
         reply.headers["x-remaining-credits"] = "12.5"

@@ -103,6 +103,15 @@ class FakeProvider:
         with self.lock:
             return self.plans.popleft() if self.plans else "ok"
 
+    def add_job(self, job_id: str, job: dict) -> None:
+        with self.lock:
+            self.jobs[job_id] = job
+
+    def has_running_job(self) -> bool:
+        """True once a job has been reported in progress (safe to call from any thread)."""
+        with self.lock:
+            return any(job.get("running") for job in self.jobs.values())
+
     def event(self, kind: str, detail: str) -> None:
         with self.lock:
             self.events.append((kind, detail))
@@ -115,8 +124,11 @@ class FakeProvider:
         """Wait (bounded) until predicate() is true; for tests synchronising with a running job."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if predicate():
-                return True
+            try:
+                if predicate():
+                    return True
+            except RuntimeError:  # a dict changed under a predicate: just look again
+                pass
             time.sleep(0.05)
         return False
 
