@@ -80,6 +80,20 @@ def test_occluding_motion_is_reconstructed_far_better_than_a_cross_fade():
     assert ours > fade + 6.0, f"interpolated {ours:.1f} dB vs cross-fade {fade:.1f} dB"
 
 
+def test_scene_cut_gets_a_plain_cross_fade_instead_of_invented_motion():
+    import cv2
+
+    def texture(seed: int) -> np.ndarray:
+        noise = np.random.default_rng(seed).random((96, 128, 3)).astype(np.float32)
+        return cv2.GaussianBlur(noise, (0, 0), 3)
+
+    clip = torch.from_numpy(np.stack([texture(1), texture(2)]))
+    out, _ = interpolate_frames(clip, 7.0, 4)
+    for step in (1, 2, 3):
+        t = step / 4
+        assert torch.allclose(out[step], (1 - t) * clip[0] + t * clip[1], atol=1e-6)
+
+
 @pytest.mark.parametrize("frames,multiplier", [(2, 2), (3, 4), (5, 3), (1, 8)])
 def test_frame_count_is_gaps_times_multiplier_plus_one(frames, multiplier):
     out, _ = interpolate_frames(moving_square(frames), 7.0, multiplier)
