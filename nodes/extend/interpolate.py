@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..comfy import Progress, throw_if_interrupted
+from .preview import frame_preview
 
 MULTIPLIER_RANGE = (2, 8)
 FPS_RANGE = (0.01, 120.0)
@@ -81,7 +82,7 @@ def interpolate_frames(images, fps: float, multiplier: int = 2, progress: Any = 
             out[base + step] = torch.from_numpy(frame)
         out[base + multiplier] = images[pair + 1, ..., :3].to(device="cpu", dtype=torch.float32)
         previous = current
-        progress.update(pair + 1)
+        progress.update(pair + 1, preview=frame_preview(out[base + multiplier // 2]))
     return out, float(fps) * multiplier
 
 

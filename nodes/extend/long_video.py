@@ -23,6 +23,7 @@ import math
 from typing import Any
 
 from ..comfy import Progress, throw_if_interrupted
+from .preview import frame_preview
 
 SEGMENTS_RANGE = (1, 50)
 OVERLAP_RANGE = (0, 8)
@@ -113,15 +114,6 @@ def _svd_api():
     return svd
 
 
-def _preview(frame) -> Any:
-    try:
-        from PIL import Image
-
-        return Image.fromarray((frame.clamp(0, 1) * 255).round().to("cpu").byte().numpy())
-    except Exception:  # a preview must never break a run
-        return None
-
-
 def extend_video(
     model: Any,
     image,
@@ -198,7 +190,7 @@ def extend_video(
         _place_segment(out, decoded, segment * (frames - overlap), overlap if segment else 0)
         # The raw last frame (not the blended one) seeds the next segment: it is what SVD made.
         init = decoded[-1:].detach().to("cpu", torch.float32).clone()
-        progress.update(base + per_segment, preview=_preview(decoded[-1]))
+        progress.update(base + per_segment, preview=frame_preview(decoded[-1]))
         del decoded
     return out, float(out_fps)
 
