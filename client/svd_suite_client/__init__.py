@@ -1,7 +1,8 @@
 """Companion client for SVD Suite: run ComfyUI API workflows over HTTP + one websocket."""
 
 from .aio import AsyncComfyClient
-from .client import DEFAULT_SERVER, ComfyClient, default_server
+from .api import DEFAULT_SERVER, default_server
+from .client import ComfyClient
 from .errors import (
     ComfyClientError,
     ExecutionFailed,

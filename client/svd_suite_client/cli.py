@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .api import default_server
 from .batch import run_batch, summary_text
 from .bundled import bundled_names, bundled_workflow, resolve_workflow
-from .client import ComfyClient, default_server
+from .client import ComfyClient
 from .errors import (
     ComfyClientError,
     ExecutionFailed,

@@ -11,31 +11,24 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import queue
 import socket
 import ssl
 import threading
 import time
-import urllib.parse
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import requests
 import websocket
 
 from . import events as ev
+from .api import ServerApi
 from .errors import ComfyClientError, ExecutionFailed, Interrupted, PromptRejected, ServerGone, Timeout
-from .outputs import RunResult, write_atomic
+from .outputs import RunResult
 
-DEFAULT_SERVER = "http://127.0.0.1:8188"
 SILENCE_POLL_S = 5.0  # with no event for this long, ask /history (covers lost websocket frames)
-
-
-def default_server() -> str:
-    return os.environ.get("SVD_SUITE_SERVER") or DEFAULT_SERVER
 
 
 class _Failure:
@@ -52,7 +45,7 @@ class _Pending:
         self.idle = threading.Event()  # executing{node:null} seen: history is written by now
 
 
-class ComfyClient:
+class ComfyClient(ServerApi):
     """A client for one ComfyUI server (sync API; thread-safe; see AsyncComfyClient for asyncio).
 
     `headers` / `token` go to every HTTP request and the websocket (e.g. a reverse proxy's
@@ -72,26 +65,11 @@ class ComfyClient:
         reconnect_backoff: float = 0.1,
         previews: bool = True,
     ):
-        self.base = (server or default_server()).rstrip("/")
-        if not self.base.startswith(("http://", "https://")):
-            raise ValueError(f"server must start with http:// or https://, got {self.base!r}")
-        # For messages: a URL with user:password@ must not leak its credentials into errors or logs.
-        parts = urllib.parse.urlsplit(self.base)
-        self.display_base = parts._replace(
-            netloc=parts.hostname + (f":{parts.port}" if parts.port else "")
-        ).geturl()
+        super().__init__(server, headers=headers, token=token, verify=verify, http_timeout=http_timeout)
         self.client_id = client_id or uuid.uuid4().hex
-        self.http_timeout = http_timeout
         self.reconnect_attempts = reconnect_attempts
         self.reconnect_backoff = reconnect_backoff
         self.previews = previews
-        self._headers = dict(headers or {})
-        if token:
-            self._headers["Authorization"] = f"Bearer {token}"
-        self._verify = verify
-        self.session = requests.Session()
-        self.session.headers.update(self._headers)
-        self.session.verify = verify
         self._lock = threading.Lock()
         self._connect_lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
@@ -104,97 +82,6 @@ class ComfyClient:
         self._current_prompt: str | None = None
         self._status_listeners: list[Callable[[ev.Event], None]] = []
         self.reconnects = 0
-
-    # ---------------------------------------------------------------- HTTP
-    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
-        kwargs.setdefault("timeout", self.http_timeout)
-        try:
-            return self.session.request(method, self.base + path, **kwargs)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise ServerGone(f"server {self.display_base} is unreachable ({type(exc).__name__})") from None
-
-    def _json(self, method: str, path: str, **kwargs) -> Any:
-        response = self._request(method, path, **kwargs)
-        if response.status_code >= 400:
-            raise ComfyClientError(
-                f"{method} {path} failed: HTTP {response.status_code} {response.text[:200]}"
-            )
-        return response.json() if response.content else {}
-
-    def object_info(self, class_type: str | None = None) -> dict[str, Any]:
-        return self._json("GET", "/object_info" + (f"/{class_type}" if class_type else ""))
-
-    def system_stats(self) -> dict[str, Any]:
-        return self._json("GET", "/system_stats")
-
-    def history(self, prompt_id: str | None = None) -> dict[str, Any]:
-        """/history/{id} entry of one prompt ({} while unknown), or the whole history without an id."""
-        if prompt_id is None:
-            return self._json("GET", "/history")
-        return self._json("GET", f"/history/{prompt_id}").get(prompt_id, {})
-
-    def queue_state(self) -> dict[str, list[str]]:
-        """Prompt ids running and pending on the server: {"running": [...], "pending": [...]}."""
-        raw = self._json("GET", "/queue")
-        return {
-            "running": [item[1] for item in raw.get("queue_running", [])],
-            "pending": [item[1] for item in raw.get("queue_pending", [])],
-        }
-
-    def queue_length(self) -> int:
-        state = self.queue_state()
-        return len(state["running"]) + len(state["pending"])
-
-    def interrupt(self, prompt_id: str | None = None) -> None:
-        """Interrupt `prompt_id` if it is running (or whatever runs, without an id)."""
-        self._json("POST", "/interrupt", json={"prompt_id": prompt_id} if prompt_id else {})
-
-    def delete_from_queue(self, prompt_ids: list[str]) -> None:
-        self._json("POST", "/queue", json={"delete": list(prompt_ids)})
-
-    def upload_image(
-        self,
-        image: str | os.PathLike | bytes,
-        subfolder: str = "",
-        overwrite: bool = False,
-        filename: str | None = None,
-        type: str = "input",
-    ) -> dict[str, str]:
-        """Upload to the server's input folder; returns {"name", "subfolder", "type"}.
-
-        Use `image_reference(answer)` for the value of a LoadImage `image` input.
-        """
-        if isinstance(image, bytes | bytearray):
-            data, name = bytes(image), filename or f"upload-{uuid.uuid4().hex[:8]}.png"
-        else:
-            path = Path(image)
-            if not path.is_file():
-                raise FileNotFoundError(f"image file not found: {path}")
-            data, name = path.read_bytes(), filename or path.name
-        files = {"image": (name, data, "application/octet-stream")}
-        form = {"type": type, "subfolder": subfolder, "overwrite": "true" if overwrite else "false"}
-        return self._json("POST", "/upload/image", files=files, data=form)
-
-    def download(
-        self, filename: str, subfolder: str, type: str, target: Path, overwrite: bool = False
-    ) -> Path:
-        """GET /view into `target` atomically (a taken name gets a suffix unless `overwrite`)."""
-        params = {"filename": filename, "subfolder": subfolder, "type": type}
-        response = self._request("GET", "/view", params=params, stream=True)
-        with response:
-            if response.status_code != 200:
-                raise ComfyClientError(f"cannot download {subfolder}/{filename}: HTTP {response.status_code}")
-            return write_atomic(target, response.iter_content(1 << 16), overwrite=overwrite)
-
-    def download_outputs(
-        self, result: RunResult, directory: str | os.PathLike, types: tuple[str, ...] = ("output",)
-    ) -> list[Path]:
-        """Download every output file of `result` into `directory` (never overwriting)."""
-        directory = Path(directory)
-        return [
-            self.download(f.filename, f.subfolder, f.type, directory / Path(f.filename).name)
-            for f in result.files(types)
-        ]
 
     # ---------------------------------------------------------------- websocket
     def add_status_listener(self, callback: Callable[[ev.Event], None]) -> None:
@@ -230,6 +117,7 @@ class ComfyClient:
             self._reader.start()
 
     def close(self) -> None:
+        """Stop the reader thread and release the websocket and HTTP connections."""
         self._closed = True
         ws = self._ws
         if ws is not None:
@@ -344,7 +232,7 @@ class ComfyClient:
         if front:
             body["front"] = True
         try:
-            response = self._request("POST", "/prompt", json=body)
+            response = self._post_prompt_once(body)
         except BaseException:
             self._forget(prompt_id)
             raise
@@ -363,6 +251,18 @@ class ComfyClient:
         """Ids queued through this client that nobody has awaited to the end yet."""
         with self._lock:
             return list(self._pending)
+
+    def _post_prompt_once(self, body: dict[str, Any]) -> requests.Response:
+        """POST /prompt, resending after a dropped connection only if the server did not get it:
+        a prompt is never queued twice."""
+        try:
+            return self._request("POST", "/prompt", retry=False, json=body)
+        except ServerGone:
+            prompt_id = body["prompt_id"]
+            state = self.queue_state()  # raises ServerGone again if the server is really gone
+            if prompt_id in state["running"] or prompt_id in state["pending"] or self.history(prompt_id):
+                return _accepted(prompt_id)
+            return self._request("POST", "/prompt", retry=False, json=body)
 
     def _forget(self, prompt_id: str) -> None:
         with self._lock:
@@ -446,6 +346,14 @@ class ComfyClient:
         if event is None:
             raise ServerGone(f"server {self.display_base} no longer knows prompt {prompt_id} (restarted?)")
         return event
+
+
+def _accepted(prompt_id: str) -> requests.Response:
+    """A stand-in for the 200 answer that a dropped connection swallowed."""
+    response = requests.Response()
+    response.status_code = 200
+    response._content = json.dumps({"prompt_id": prompt_id, "node_errors": {}}).encode()
+    return response
 
 
 def terminal_from_history(prompt_id: str, entry: dict[str, Any]) -> ev.Event | None:
