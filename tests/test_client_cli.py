@@ -207,6 +207,34 @@ def test_ctrl_c_interrupts_the_prompt_on_the_server_and_exits_130(comfyui_server
     assert "execution_interrupted" in messages
 
 
+def test_timeout_exits_5_and_stops_the_prompt_on_the_server(comfyui_server, tmp_path):
+    prompt = {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 512, "height": 512, "batch_size": 4, "color": next(_colors)},
+        }
+    }
+    for i in range(60):
+        prompt[str(i + 2)] = {
+            "class_type": "ImageBlur",
+            "inputs": {"image": [str(i + 1), 0], "blur_radius": 15, "sigma": 1.0},
+        }
+    prompt["999"] = {"class_type": "PreviewImage", "inputs": {"images": ["61", 0]}}
+    wf = write_workflow(tmp_path, prompt)
+    out = cli("run", str(wf), "--server", comfyui_server.url, "--timeout", "2", "--json", cwd=tmp_path)
+    assert out.returncode == 5 and "did not finish within 2s" in out.stderr
+    prompt_id = json.loads(out.stdout.splitlines()[0])["prompt_id"]
+    entry = {}
+    for _ in range(300):
+        entry = (
+            requests.get(f"{comfyui_server.url}/history/{prompt_id}", timeout=10).json().get(prompt_id, {})
+        )
+        if entry:
+            break
+        time.sleep(0.1)
+    assert "execution_interrupted" in [kind for kind, _ in entry["status"]["messages"]]
+
+
 def test_batch_resume_skips_finished_images(comfyui_server, tmp_path):
     images = tmp_path / "images"
     images.mkdir()

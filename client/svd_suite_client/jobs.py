@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import ComfyClient
-from .errors import WorkflowError
+from .errors import Timeout, WorkflowError
 from .outputs import RunResult
 from .progress import Reporter
 from .workflow import apply_assignments, check, coerce, load_workflow, nodes_of_class, set_input
@@ -72,11 +72,15 @@ def run_to_files(
     timeout: float,
     label: str = "",
 ) -> tuple[RunResult, list[Path]]:
-    """Run a prompt and download its output files; Ctrl-C interrupts it on the server, then re-raises."""
+    """Run a prompt and download its output files.
+
+    Ctrl-C or running out of `timeout` stops the prompt on the server too (then re-raises): a
+    command that gave up should not leave the GPU busy with work nobody will collect.
+    """
     prompt_id = client.queue(prompt)
     try:
         result = client.wait(prompt_id, timeout=timeout, on_event=lambda event: reporter.event(event, label))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Timeout):
         cancel(client, prompt_id)
         raise
     files = client.download_outputs(result, out_dir)
