@@ -15,7 +15,7 @@ import json
 import os
 import struct
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..comfy import log, model_folders
 from .single_file_config import HINTS_KEY, infer_configs
@@ -29,6 +29,9 @@ from .single_file_keys import (
     unet_rules,
     vae_rules,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = [
     "is_svd_checkpoint",
@@ -171,8 +174,12 @@ def checkpoint_path(name: str) -> str:
     for folder in folders:
         base = os.path.abspath(folder)
         full = os.path.abspath(os.path.join(base, name))
-        if os.path.commonpath([full, base]) != base:
-            continue  # "../" escapes are not checkpoint names
+        try:
+            inside = os.path.commonpath([full, base]) == base
+        except ValueError:  # different drives (Windows)
+            inside = False
+        if not inside:
+            continue  # "../" escapes and absolute paths are not checkpoint names
         if os.path.isfile(full):
             problems = svd_checkpoint_problems(full)
             if problems:
@@ -223,12 +230,58 @@ def _identity_quant_conv(latent_channels: int, dtype, device) -> tuple[Any, Any]
     return weight, torch.zeros(size, dtype=dtype or torch.float32, device=device)
 
 
-def _fill(model, rules, handle, available, dtype, device, part: str) -> None:
+_SAFETENSORS_DTYPES = {
+    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64", "I32": "int32",
+    "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
+}  # fmt: skip
+
+
+class _TensorReader:
+    """Reads one tensor at a time with plain file reads into fresh memory.
+
+    Why not mmap (safe_open): mapped pages that were read stay in this process's RSS while the
+    file is open, so casting (fp32 file -> bf16 model) would hold the whole file plus the cast
+    copy. Plain reads keep the peak at the loaded model plus one tensor.
+    """
+
+    def __init__(self, path: str, header: dict[str, dict]):
+        self.header = header
+        self.handle = open(path, "rb")  # noqa: SIM115  (closed by close())
+        self.handle.seek(0)
+        (size,) = struct.unpack("<Q", self.handle.read(8))
+        self.data_start = 8 + size
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.header
+
+    def get_tensor(self, key: str):
+        import torch
+
+        info = self.header[key]
+        start, end = info["data_offsets"]
+        dtype = getattr(torch, _SAFETENSORS_DTYPES.get(info["dtype"], ""), None)
+        if dtype is None:
+            raise ValueError(f"tensor {key} has dtype {info['dtype']}, which this loader cannot read")
+        raw = torch.empty(end - start, dtype=torch.uint8)
+        self.handle.seek(self.data_start + start)
+        view, done = memoryview(raw.numpy()), 0
+        while done < len(view):
+            count = self.handle.readinto(view[done:])
+            if not count:
+                raise ValueError(f"the file ends inside tensor {key}: it is truncated")
+            done += count
+        return raw.view(dtype).reshape(info["shape"])
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _fill(model, rules, handle: _TensorReader, dtype, device, part: str) -> None:
     """Read each rule's tensor once, convert, and assign it into the meta-device `model`."""
     state = {}
     missing = []
     for rule in rules:
-        if rule.sgm_key not in available:
+        if rule.sgm_key not in handle:
             if rule.sgm_key == VAE_PREFIX + "quant_conv.weight":
                 continue
             if rule.sgm_key == VAE_PREFIX + "quant_conv.bias":
@@ -261,7 +314,9 @@ def _fill(model, rules, handle, available, dtype, device, part: str) -> None:
         raise ValueError(f"the {part} was not fully loaded from the checkpoint")
 
 
-def load_single_file(path: str, dtype=None, device=None):
+def load_single_file(
+    path: str, dtype: torch.dtype | str | None = None, device: torch.device | str | None = None
+) -> tuple[Any, Any, Any, dict, list, list]:
     """Convert an SVD single file into diffusers components.
 
     Returns (unet, vae, image_encoder, scheduler_config, image_mean, image_std): a
@@ -272,7 +327,6 @@ def load_single_file(path: str, dtype=None, device=None):
     import torch
     from accelerate import init_empty_weights
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
-    from safetensors import safe_open
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     path = os.fspath(path)
@@ -290,12 +344,14 @@ def load_single_file(path: str, dtype=None, device=None):
         vae = AutoencoderKLTemporalDecoder(**vae_cfg)
         image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**clip_cfg))
 
-    available = set(header)
-    with safe_open(path, framework="pt", device="cpu") as handle:
-        _fill(unet, unet_rules(unet.state_dict()), handle, available, dtype, device, "UNet")
-        _fill(vae, vae_rules(vae.state_dict()), handle, available, dtype, device, "VAE")
-        _fill(image_encoder, clip_rules(image_encoder.state_dict()), handle, available, dtype, device, "CLIP")
-    ignored = [k for k in available if not k.startswith((UNET_PREFIX, VAE_PREFIX, CLIP_PREFIX))]
+    reader = _TensorReader(path, header)
+    try:
+        _fill(unet, unet_rules(unet.state_dict()), reader, dtype, device, "UNet")
+        _fill(vae, vae_rules(vae.state_dict()), reader, dtype, device, "VAE")
+        _fill(image_encoder, clip_rules(image_encoder.state_dict()), reader, dtype, device, "CLIP")
+    finally:
+        reader.close()
+    ignored = [k for k in header if not k.startswith((UNET_PREFIX, VAE_PREFIX, CLIP_PREFIX))]
     if ignored:
         log.info(
             "single file %s: ignored %d tensors outside the UNet/VAE/CLIP",
@@ -375,7 +431,10 @@ def export_single_file(unet, vae, image_encoder, path: str) -> str:
         raise ValueError(f"path {path!r} must end with .safetensors")
     if os.path.exists(path):
         raise FileExistsError(f"{path} already exists; export never overwrites a file")
-    state = {k: v.detach().contiguous() for k, v in single_file_state_dict(unet, vae, image_encoder).items()}
+    state = {
+        k: v.detach().to("cpu").contiguous()
+        for k, v in single_file_state_dict(unet, vae, image_encoder).items()
+    }
     metadata = {"format": "pt", HINTS_KEY: json.dumps(_hints(unet, vae, image_encoder))}
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
