@@ -16,7 +16,7 @@ from svd_suite.nodes.video.decode import probe_video, read_video, simplest_fract
 from svd_suite.nodes.video.save import save_video  # noqa: E402
 
 
-def numbered(frames: int, height: int = 32, width: int = 48) -> torch.Tensor:
+def numbered(frames: int, height: int = 32, width: int = 64) -> torch.Tensor:
     """Frames whose brightness encodes their index, so selection can be checked after decoding."""
     levels = torch.linspace(0.1, 0.9, frames)
     return levels[:, None, None, None].expand(frames, height, width, 3).contiguous()
@@ -33,7 +33,7 @@ def clip(tmp_path_factory):
 def test_read_video_gives_back_frames_fps_and_size(tmp_path, fmt):
     saved = save_video(numbered(8), 7, format=fmt, output_dir=str(tmp_path))
     images, fps, count = read_video(saved.path)
-    assert (count, tuple(images.shape), images.dtype) == (8, (8, 32, 48, 3), torch.float32)
+    assert (count, tuple(images.shape), images.dtype) == (8, (8, 32, 64, 3), torch.float32)
     assert fps == pytest.approx(7.0)
 
 
@@ -46,7 +46,7 @@ def test_selection_skips_strides_and_caps_and_divides_fps(clip):
     images, fps, count = read_video(clip, frame_cap=3, skip_first=2, every_nth=3)
     assert count == 3 and fps == pytest.approx(30000 / 1001 / 3)
     expected = np.linspace(0.1, 0.9, 12)[[2, 5, 8]]
-    assert np.allclose(images[:, 16, 24, 0].numpy(), expected, atol=2 / 255)
+    assert np.allclose(images[:, 16, 32, 0].numpy(), expected, atol=2 / 255)
 
 
 def test_decoding_uses_the_tagged_bt709_matrix(tmp_path):
@@ -59,7 +59,7 @@ def test_decoding_uses_the_tagged_bt709_matrix(tmp_path):
 
 def test_probe_reports_size_count_codec_and_container(clip):
     info = probe_video(clip)
-    assert (info["width"], info["height"], info["frame_count"], info["codec"]) == (48, 32, 12, "h264")
+    assert (info["width"], info["height"], info["frame_count"], info["codec"]) == (64, 32, 12, "h264")
     assert "mp4" in info["container"]
 
 

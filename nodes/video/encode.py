@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..comfy import throw_if_interrupted
-from .colour import pad_to, padded_size, rgb_to_yuv
+from .colour import YUV_LAYOUTS, RgbQuantiser, padded_size, yuv_frame
 from .formats import VideoFormat, frame_delays, webp_quality
 
 log = logging.getLogger("svd_suite")
 
 MAX_CHUNK_FRAMES = 16
-CHUNK_PIXELS = 1 << 21  # ~2 Mpixel per chunk: 3 frames of 1024×576, 16 frames of 256×256
+CHUNK_PIXELS = 1 << 20  # 1 Mpixel per chunk: 1 frame of 1024×576, 16 frames of 256×256
 
 OnChunk = Callable[[int, int], None]  # (frames done, frames total)
 
@@ -69,14 +69,17 @@ def iter_chunks(images, order: list[int], size: int) -> Iterator:
 
 
 def uint8_frames(job: EncodeJob) -> Iterator:
-    """RGB uint8 numpy frames one at a time, converted a chunk at a time."""
-    import torch
+    """RGB uint8 numpy frames one at a time, converted a chunk at a time into reused buffers.
 
+    Each yielded frame is a view that the next chunk overwrites: consume it before advancing.
+    """
+    width, height = job.size
+    size = chunk_frames(width, height)
+    quantise = RgbQuantiser(min(size, len(job.order)), width, height)
     done = 0
-    for chunk in iter_chunks(job.images, job.order, chunk_frames(*job.size)):
+    for chunk in iter_chunks(job.images, job.order, size):
         throw_if_interrupted()
-        array = chunk[..., :3].to("cpu", torch.float32).clamp(0, 1).mul_(255).round_().to(torch.uint8).numpy()
-        yield from array
+        yield from quantise(chunk)
         done += len(chunk)
         if job.on_chunk is not None:
             job.on_chunk(done, len(job.order))
@@ -109,26 +112,38 @@ def write_pyav(job: EncodeJob) -> None:
         context = stream.codec_context
         context.color_primaries = context.color_trc = context.colorspace = BT709
         context.color_range = LIMITED_RANGE
-        options = {"crf": str(job.crf), **fmt.options}
-        if job.crf == 0:
-            options.update(fmt.lossless_options)
-        stream.options = options
+        extras = [
+            fmt.lossless_options if job.crf == 0 else {},
+            fmt.short_clip_options if len(job.order) < 3 else {},
+        ]
+        stream.options = merge_options({"crf": str(job.crf)}, fmt.options, *extras)
+        size = chunk_frames(enc_w, enc_h)
+        bits = 16 if YUV_LAYOUTS[pix_fmt][0] > 8 else 8
+        quantise = RgbQuantiser(min(size, len(job.order)), enc_w, enc_h, bits)
         done = 0
-        for chunk in iter_chunks(job.images, job.order, chunk_frames(enc_w, enc_h)):
+        for chunk in iter_chunks(job.images, job.order, size):
             throw_if_interrupted()
-            planes = rgb_to_yuv(pad_to(chunk, enc_w, enc_h), pix_fmt)
-            for array in planes:
-                frame = av.VideoFrame.from_ndarray(array, format=pix_fmt)
+            for rgb in quantise(chunk):
+                frame = yuv_frame(rgb, pix_fmt)
                 frame.pts, frame.time_base = done, frame_time_base
-                frame.color_range, frame.colorspace = LIMITED_RANGE, BT709
                 container.mux(stream.encode(frame))
                 done += 1
-            del planes
             if job.on_chunk is not None:
                 job.on_chunk(done, len(job.order))
         container.mux(stream.encode(None))
     finally:
         container.close()
+
+
+def merge_options(*layers: dict) -> dict:
+    """Encoder options, later layers winning; x265-params lists are joined, not replaced."""
+    merged: dict = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key == "x265-params" and key in merged:
+                value = f"{merged[key]}:{value}"
+            merged[key] = value
+    return merged
 
 
 # --------------------------------------------------------------------------- gif

@@ -24,8 +24,10 @@ class VideoFormat:
     pix_fmts: tuple[str, ...] = ()  # pixel formats this encoder accepts (empty: not applicable)
     options: dict = field(default_factory=dict)  # encoder options besides crf
     lossless_options: dict = field(default_factory=dict)  # added when crf == 0
+    short_clip_options: dict = field(default_factory=dict)  # added for clips of 1–2 frames
     container_options: dict = field(default_factory=dict)
     codec_tag: str = ""  # FourCC override in the container
+    min_width: int = 1  # narrower frames are refused before encoding
     readable_by_ffmpeg: bool = True  # ComfyUI's native VIDEO can open the saved file
     animated_preview: bool = True
 
@@ -58,11 +60,18 @@ FORMATS: dict[str, VideoFormat] = {
             container="mp4",
             codec="libx265",
             pix_fmts=PIX_FMTS,
-            # log-level keeps x265's banner out of ComfyUI's console; hvc1 is the tag
-            # Safari/QuickTime require to play HEVC in mp4 (FFmpeg's default is hev1).
-            options={"preset": "medium", "x265-params": "log-level=error"},
-            lossless_options={"x265-params": "log-level=error:lossless=1"},
+            # hvc1 is the tag Safari/QuickTime require to play HEVC in mp4 (FFmpeg's default is
+            # hev1). No x265-params here: with "log-level=error" set, libx265 in this build
+            # intermittently emitted packets without timestamps on short clips (measured).
+            options={"preset": "medium"},
+            lossless_options={"x265-params": "lossless=1"},
+            # With B-frames on, libx265 here gives 1–2 frame clips broken timestamps about half
+            # the time (the muxer then refuses them); without B-frames, 0 in 100 (measured).
+            short_clip_options={"x265-params": "bframes=0"},
             codec_tag="hvc1",
+            # libx265 in PyAV's bundled FFmpeg corrupts the heap (the process aborts) on frames
+            # narrower than its 64-pixel coding tree unit; measured here, refused up front.
+            min_width=64,
             container_options={"movflags": "use_metadata_tags+faststart"},
         ),
         VideoFormat(

@@ -62,6 +62,12 @@ def _validate(images, fps, fmt_name, crf, pix_fmt, loop_count):
         raise ValueError(
             f"pix_fmt: {pix_fmt!r} is not available for {fmt.name}; choose one of {', '.join(fmt.pix_fmts)}"
         )
+    encoded_width = padded_size(shape[2], shape[1], pix_fmt)[0] if fmt.yuv else shape[2]
+    if encoded_width < fmt.min_width:
+        raise ValueError(
+            f"format: {fmt.name} needs frames at least {fmt.min_width} pixels wide, got {encoded_width}; "
+            "use mp4-h264 or webm-vp9 for smaller frames"
+        )
     if fmt.codec:
         import av
 
