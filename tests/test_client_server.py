@@ -252,3 +252,15 @@ def test_sampler_previews_arrive_as_image_events_of_the_prompt(comfyui_server, t
     assert all(p.format == "jpeg" for p in previews)
     if metadata_previews:
         assert all(p.node == "3" for p in previews)
+
+
+def test_lost_completion_event_is_found_by_polling_history(comfyui_server):
+    with ComfyClient(comfyui_server.url) as client:
+        client.silence_poll_s = 0.5
+        deliver = client._deliver
+        client._deliver = lambda prompt_id, event: (
+            None if isinstance(event, ev.TERMINAL) else deliver(prompt_id, event)
+        )
+        result = client.run(trivial(), timeout=60)
+    assert result.status == "success" and result.files()
+    assert isinstance(result.events[-1], ev.Success)  # synthesised from /history

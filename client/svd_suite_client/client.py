@@ -61,7 +61,7 @@ class ComfyClient(ServerApi):
         verify: bool = True,
         client_id: str | None = None,
         http_timeout: float = 30.0,
-        reconnect_attempts: int = 6,
+        reconnect_attempts: int = 5,
         reconnect_backoff: float = 0.1,
         previews: bool = True,
     ):
@@ -82,6 +82,7 @@ class ComfyClient(ServerApi):
         self._current_prompt: str | None = None
         self._status_listeners: list[Callable[[ev.Event], None]] = []
         self.reconnects = 0
+        self.silence_poll_s = SILENCE_POLL_S
 
     # ---------------------------------------------------------------- websocket
     def add_status_listener(self, callback: Callable[[ev.Event], None]) -> None:
@@ -290,7 +291,7 @@ class ComfyClient(ServerApi):
                 if remaining <= 0:
                     raise Timeout(f"prompt {prompt_id} did not finish within {timeout:g}s")
                 try:
-                    item = pending.events.get(timeout=min(remaining, SILENCE_POLL_S))
+                    item = pending.events.get(timeout=min(remaining, self.silence_poll_s))
                 except queue.Empty:
                     item = self._check_silent_prompt(prompt_id)
                     if item is None:
