@@ -78,6 +78,16 @@ def test_one_and_two_frame_clips_save_reliably(tmp_path, fmt):
         assert probe_video(saved.path)["frame_count"] == frames
 
 
+def test_odd_size_padding_repeats_the_last_row_and_column(tmp_path):
+    import av
+
+    saved = save_video(gradient(1, 47, 63), 7, crf=0, output_dir=str(tmp_path))  # crf 0: luma is lossless
+    with av.open(saved.path) as container:
+        luma = next(container.decode(video=0)).to_ndarray()[:48]  # yuv420p rows: Y first
+    assert (luma[47] == luma[46]).all() and (luma[:, 63] == luma[:, 62]).all()
+    assert not (luma[:, 62] == luma[:, 61]).all()  # a real gradient, so the check can fail
+
+
 def test_yuv444p_keeps_odd_sizes_unpadded(tmp_path):
     saved = save_video(gradient(3, 47, 63), 7, pix_fmt="yuv444p", output_dir=str(tmp_path))
     assert count_and_rate(saved.path)[2:] == (63, 47) and not saved.notes

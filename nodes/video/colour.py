@@ -2,8 +2,8 @@
 
 Why this matters: libswscale's RGB→YUV defaults to the BT.601 matrix (ComfyUI core's SaveVideo
 gets that), while players decode HD video as BT.709, so reds and greens shift visibly — the
-classic "mp4 colour shift". We quantise the float frames ourselves (numpy, into scratch buffers
-reused for the whole clip), then let libswscale do the matrix with the BT.709 coefficients
+classic "mp4 colour shift". We quantise the float frames ourselves (numpy, in bands, into
+buffers reused for the whole clip), then let libswscale do the matrix with the BT.709 coefficients
 and limited range requested explicitly, AREA filtering (an exact 2×2 mean for 4:2:0 chroma)
 and accurate rounding. A test checks the planes against the textbook BT.709 formula.
 
@@ -39,17 +39,20 @@ def padded_size(width: int, height: int, pix_fmt: str) -> tuple[int, int]:
 class RgbQuantiser:
     """Float RGB chunks (torch, 0..1) → integer RGB frames in buffers reused for the whole clip.
 
-    Peak extra memory is one float and one integer chunk, allocated once per save, whatever
-    the clip length. `bits` 8 gives rgb24 (uint8), 16 gives rgb48 (uint16, for 10-bit video).
-    Frames are padded to `width` × `height` by repeating the last row/column.
+    Peak extra memory is one integer chunk plus a float scratch band of `BAND_ROWS` rows,
+    allocated once per save, whatever the clip length. `bits` 8 gives rgb24 (uint8), 16 gives
+    rgb48 (uint16, for 10-bit video). Frames are padded to `width` × `height` by repeating the
+    last row/column.
     """
+
+    BAND_ROWS = 32  # float scratch of 32 rows: 0.4 MB per frame at 1024 px wide
 
     def __init__(self, frames: int, width: int, height: int, bits: int = 8):
         import numpy as np
 
         self.width, self.height = width, height
         self.scale = 255.0 if bits == 8 else 65535.0
-        self.scratch = np.empty((frames, height, width, 3), dtype=np.float32)
+        self.scratch = np.empty((frames, min(self.BAND_ROWS, height), width, 3), dtype=np.float32)
         self.out = np.empty((frames, height, width, 3), dtype=np.uint8 if bits == 8 else np.uint16)
 
     def __call__(self, chunk):
@@ -59,11 +62,14 @@ class RgbQuantiser:
 
         k, h, w = int(chunk.shape[0]), int(chunk.shape[1]), int(chunk.shape[2])
         source = chunk[..., :3].to(device="cpu", dtype=torch.float32).numpy()
-        scratch, out = self.scratch[:k, :h, :w], self.out[:k]
-        np.multiply(source, self.scale, out=scratch)
-        np.clip(scratch, 0.0, self.scale, out=scratch)
-        np.rint(scratch, out=scratch)
-        np.copyto(out[:, :h, :w], scratch, casting="unsafe")
+        out = self.out[:k]
+        for top in range(0, h, self.BAND_ROWS):
+            band = source[:, top : top + self.BAND_ROWS]
+            scratch = self.scratch[:k, : band.shape[1], :w]
+            np.multiply(band, self.scale, out=scratch)
+            np.clip(scratch, 0.0, self.scale, out=scratch)
+            np.rint(scratch, out=scratch)
+            np.copyto(out[:, top : top + band.shape[1], :w], scratch, casting="unsafe")
         if h < self.height:
             out[:, h:, :w] = out[:, h - 1 : h, :w]
         if w < self.width:
