@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import threading
 
 import pytest
@@ -264,3 +265,22 @@ def test_lost_completion_event_is_found_by_polling_history(comfyui_server):
         result = client.run(trivial(), timeout=60)
     assert result.status == "success" and result.files()
     assert isinstance(result.events[-1], ev.Success)  # synthesised from /history
+
+
+def test_repository_ui_templates_convert_with_live_object_info(client):
+    from pathlib import Path
+
+    from svd_suite_client.workflow import is_ui_format, load_workflow, validate
+
+    info = client.object_info()
+    templates = [
+        p
+        for p in sorted((Path(__file__).parents[1] / "workflows").glob("*.json"))
+        if is_ui_format(json.loads(p.read_text()))
+    ]
+    if not templates:
+        pytest.skip("no UI-format templates in workflows/ yet")
+    for path in templates:
+        prompt = load_workflow(path, info)
+        problems = [p for p in validate(prompt, info) if " input model: " not in p]  # no big models here
+        assert problems == [], (path.name, problems)

@@ -129,3 +129,33 @@ def test_atomic_write_failure_leaves_no_half_file(tmp_path):
     with pytest.raises(OSError):
         write_atomic(tmp_path / "v.mp4", chunks())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_terminal_bar_draws_node_and_step_progress_then_ends_the_line():
+    import io
+
+    from svd_suite_client.progress import TerminalBar
+
+    stream = io.StringIO()
+    bar = TerminalBar(stream=stream, node_names={"3": "SVDSuite_Sampler"}, width=10)
+    bar.event(ev.Executing(prompt_id="p", node="3"))
+    bar.event(ev.Progress(prompt_id="p", node="3", value=5, max=10))
+    bar.event(ev.Success(prompt_id="p"))
+    text = stream.getvalue()
+    assert "running 3 SVDSuite_Sampler" in text
+    assert "[#####.....] 5/10 3 SVDSuite_Sampler" in text and text.endswith("\n")
+
+
+def test_json_lines_reporter_writes_one_object_per_event_and_skips_unmodelled_ones():
+    import io
+
+    from svd_suite_client.progress import JsonLines
+
+    stream = io.StringIO()
+    reporter = JsonLines(stream)
+    reporter.event(ev.Progress(prompt_id="p", node="2", value=1, max=4))
+    reporter.event(ev.Other(prompt_id="p", type="progress_state", data={}))
+    reporter.summary({"status": "success", "outputs": ["a.mp4"]})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["progress", "summary"]
+    assert lines[0]["value"] == 1 and lines[1]["outputs"] == ["a.mp4"]
