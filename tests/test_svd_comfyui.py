@@ -29,23 +29,48 @@ def put_image(server, pil_image) -> str:
 
 
 def chain_prompt(image_name: str, case: Case, model: str = MODEL, **overrides) -> dict:
-    cond = dict(svd_model=["2", 0], image=["1", 0], width=case.width, height=case.height, resize="crop",
-                num_frames=case.num_frames, fps=case.fps, motion_bucket_id=case.motion_bucket_id,
-                cond_aug=case.cond_aug)
+    cond = dict(
+        svd_model=["2", 0],
+        image=["1", 0],
+        width=case.width,
+        height=case.height,
+        resize="crop",
+        num_frames=case.num_frames,
+        fps=case.fps,
+        motion_bucket_id=case.motion_bucket_id,
+        cond_aug=case.cond_aug,
+    )
     cond.update(overrides)
     return {
         "1": {"class_type": "LoadImage", "inputs": {"image": image_name}},
-        "2": {"class_type": "SVDSuite_LoadModel",
-              "inputs": {"model": model, "dtype": "auto", "offload": "auto", "decode_chunk_size": 0}},
+        "2": {
+            "class_type": "SVDSuite_LoadModel",
+            "inputs": {"model": model, "dtype": "auto", "offload": "auto", "decode_chunk_size": 0},
+        },
         "3": {"class_type": "SVDSuite_Conditioning", "inputs": cond},
-        "4": {"class_type": "SVDSuite_Sampler",
-              "inputs": {"svd_model": ["2", 0], "conditioning": ["3", 0], "seed": case.seed, "steps": case.steps,
-                         "min_guidance_scale": case.min_guidance_scale,
-                         "max_guidance_scale": case.max_guidance_scale}},
-        "5": {"class_type": "SVDSuite_Decode",
-              "inputs": {"svd_model": ["2", 0], "samples": ["4", 0], "decode_chunk_size": case.decode_chunk_size}},
-        "6": {"class_type": "SaveImage",
-              "inputs": {"images": ["5", 0], "filename_prefix": f"svdtest/{uuid.uuid4().hex[:8]}"}},
+        "4": {
+            "class_type": "SVDSuite_Sampler",
+            "inputs": {
+                "svd_model": ["2", 0],
+                "conditioning": ["3", 0],
+                "seed": case.seed,
+                "steps": case.steps,
+                "min_guidance_scale": case.min_guidance_scale,
+                "max_guidance_scale": case.max_guidance_scale,
+            },
+        },
+        "5": {
+            "class_type": "SVDSuite_Decode",
+            "inputs": {
+                "svd_model": ["2", 0],
+                "samples": ["4", 0],
+                "decode_chunk_size": case.decode_chunk_size,
+            },
+        },
+        "6": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["5", 0], "filename_prefix": f"svdtest/{uuid.uuid4().hex[:8]}"},
+        },
     }
 
 
@@ -82,13 +107,30 @@ def test_chain_in_real_comfyui_equals_the_pipeline(comfyui_server, tiny_svd_dir,
 def test_image_to_video_node_in_real_comfyui_equals_the_pipeline(comfyui_server, tiny_svd_dir):
     case = Case(num_frames=6, decode_chunk_size=3, seed=21)
     pil = random_image(64, 64, seed=12)
-    params = dict(width=64, height=64, resize="crop", num_frames=case.num_frames, fps=7, motion_bucket_id=127,
-                  cond_aug=0.02, seed=case.seed, steps=case.steps, min_guidance_scale=1.0, max_guidance_scale=3.0,
-                  decode_chunk_size=case.decode_chunk_size)
+    params = dict(
+        width=64,
+        height=64,
+        resize="crop",
+        num_frames=case.num_frames,
+        fps=7,
+        motion_bucket_id=127,
+        cond_aug=0.02,
+        seed=case.seed,
+        steps=case.steps,
+        min_guidance_scale=1.0,
+        max_guidance_scale=3.0,
+        decode_chunk_size=case.decode_chunk_size,
+    )
     prompt = {
         "1": {"class_type": "LoadImage", "inputs": {"image": put_image(comfyui_server, pil)}},
-        "2": {"class_type": "SVDSuite_LoadModel", "inputs": {"model": MODEL, "dtype": "auto", "offload": "auto"}},
-        "3": {"class_type": "SVDSuite_ImageToVideo", "inputs": {"svd_model": ["2", 0], "image": ["1", 0], **params}},
+        "2": {
+            "class_type": "SVDSuite_LoadModel",
+            "inputs": {"model": MODEL, "dtype": "auto", "offload": "auto"},
+        },
+        "3": {
+            "class_type": "SVDSuite_ImageToVideo",
+            "inputs": {"svd_model": ["2", 0], "image": ["1", 0], **params},
+        },
         "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "svdtest/i2v"}},
     }
     result = run_workflow(comfyui_server.url, prompt, TIMEOUT)
@@ -98,16 +140,19 @@ def test_image_to_video_node_in_real_comfyui_equals_the_pipeline(comfyui_server,
 
 def test_sampler_reports_progress_to_the_frontend(comfyui_server):
     case = Case(num_frames=4, steps=3, seed=31)
-    result = run_workflow(comfyui_server.url, chain_prompt(put_image(comfyui_server, random_image(64, 64)), case),
-                          TIMEOUT)
+    result = run_workflow(
+        comfyui_server.url, chain_prompt(put_image(comfyui_server, random_image(64, 64)), case), TIMEOUT
+    )
     assert result.status == "execution_success", result.error
-    steps = [e["data"]["value"] for e in result.events if e["type"] == "progress" and e["data"]["node"] == "4"]
+    steps = [
+        e["data"]["value"] for e in result.events if e["type"] == "progress" and e["data"]["node"] == "4"
+    ]
     assert steps == [1, 2, 3]
 
 
 def test_interrupt_stops_the_sampler_and_the_next_prompt_succeeds(comfyui_server, tiny_svd_dir):
-    slow = Case(width=256, height=256, num_frames=25, steps=150, seed=41)
-    prompt = chain_prompt(put_image(comfyui_server, random_image(256, 256)), slow)
+    slow = Case(width=128, height=128, num_frames=14, steps=200, seed=41)
+    prompt = chain_prompt(put_image(comfyui_server, random_image(128, 128)), slow)
     sent = threading.Event()
 
     def interrupt_once(event):
@@ -120,7 +165,9 @@ def test_interrupt_stops_the_sampler_and_the_next_prompt_succeeds(comfyui_server
     assert sent.is_set()
     assert result.status == "execution_interrupted", result.error
     assert result.event("execution_interrupted")["node_type"] == "SVDSuite_Sampler"
-    reported = [e["data"]["value"] for e in result.events if e["type"] == "progress" and e["data"]["node"] == "4"]
+    reported = [
+        e["data"]["value"] for e in result.events if e["type"] == "progress" and e["data"]["node"] == "4"
+    ]
     assert max(reported) < slow.steps
 
     case = Case(num_frames=4, seed=42)
@@ -144,8 +191,10 @@ def test_frames_out_of_range_is_rejected_at_queue_time(comfyui_server):
     with pytest.raises(PromptRejected) as err:
         run_workflow(comfyui_server.url, prompt, 30)
     errors = err.value.body["node_errors"]["3"]["errors"]
-    assert any(e["type"] == "value_bigger_than_max" and "num_frames" in e["message"] + str(e.get("details"))
-               for e in errors)
+    assert any(
+        e["type"] == "value_bigger_than_max" and "num_frames" in e["message"] + str(e.get("details"))
+        for e in errors
+    )
 
 
 def test_unknown_model_name_is_rejected_at_queue_time(comfyui_server):
@@ -170,7 +219,9 @@ def test_truncated_weights_fail_in_load_model_naming_the_file(comfyui_server, ti
         shutil.copytree(tiny_svd_dir, broken)
         weights = broken / "unet" / "diffusion_pytorch_model.safetensors"
         weights.write_bytes(weights.read_bytes()[:100_000])
-    prompt = chain_prompt(put_image(comfyui_server, random_image(64, 64)), Case(num_frames=4), model="svd-truncated")
+    prompt = chain_prompt(
+        put_image(comfyui_server, random_image(64, 64)), Case(num_frames=4), model="svd-truncated"
+    )
     result = run_workflow(comfyui_server.url, prompt, TIMEOUT)
     assert result.status == "execution_error"
     assert result.error["node_type"] == "SVDSuite_LoadModel"
@@ -179,10 +230,20 @@ def test_truncated_weights_fail_in_load_model_naming_the_file(comfyui_server, ti
 
 
 EXPECTED_WIDGETS = {  # DESIGN.md node contract: (default, min, max) per input
-    "SVDSuite_Conditioning": {"width": (1024, 64, 2048), "height": (576, 64, 2048), "num_frames": (0, 0, 128),
-                              "fps": (7, 1, 60), "motion_bucket_id": (127, 1, 255), "cond_aug": (0.02, 0, 10)},
-    "SVDSuite_Sampler": {"seed": (0, 0, 2**64 - 1), "steps": (25, 1, 200), "min_guidance_scale": (1.0, 0, 20),
-                         "max_guidance_scale": (3.0, 0, 20)},
+    "SVDSuite_Conditioning": {
+        "width": (1024, 64, 2048),
+        "height": (576, 64, 2048),
+        "num_frames": (0, 0, 128),
+        "fps": (7, 1, 60),
+        "motion_bucket_id": (127, 1, 255),
+        "cond_aug": (0.02, 0, 10),
+    },
+    "SVDSuite_Sampler": {
+        "seed": (0, 0, 2**64 - 1),
+        "steps": (25, 1, 200),
+        "min_guidance_scale": (1.0, 0, 20),
+        "max_guidance_scale": (3.0, 0, 20),
+    },
     "SVDSuite_Decode": {"decode_chunk_size": (8, 1, 128)},
 }
 
@@ -195,9 +256,25 @@ def test_node_inputs_follow_the_design_contract(comfyui_server):
             options = required[name][1]
             assert (options["default"], options["min"], options["max"]) == (default, low, high), (node, name)
             assert options.get("tooltip"), (node, name)
-    assert info["SVDSuite_Conditioning"]["input"]["required"]["resize"][0] == ["crop", "pad", "stretch", "keep"]
+    assert info["SVDSuite_Conditioning"]["input"]["required"]["resize"][0] == [
+        "crop",
+        "pad",
+        "stretch",
+        "keep",
+    ]
     assert info["SVDSuite_LoadModel"]["input"]["required"]["dtype"][0] == ["auto", "fp32", "fp16", "bf16"]
-    assert info["SVDSuite_LoadModel"]["input"]["required"]["offload"][0] == ["auto", "none", "model", "sequential"]
+    assert info["SVDSuite_LoadModel"]["input"]["required"]["offload"][0] == [
+        "auto",
+        "none",
+        "model",
+        "sequential",
+    ]
     assert info["SVDSuite_Decode"]["output"] == ["IMAGE", "FLOAT"]
-    assert set(info["SVDSuite_ImageToVideo"]["input"]["required"]) >= {"svd_model", "image", "seed", "cond_aug",
-                                                                        "decode_chunk_size", "resize"}
+    assert set(info["SVDSuite_ImageToVideo"]["input"]["required"]) >= {
+        "svd_model",
+        "image",
+        "seed",
+        "cond_aug",
+        "decode_chunk_size",
+        "resize",
+    }
