@@ -32,8 +32,10 @@ say "installing the svd-suite client into $venv"
 model="$("${helper[@]}" prepare --base "$base")"
 "${helper[@]}" start --base "$base" --port "$port" --model "$model"
 
-# Sizes for the tiny random model: about a minute on 2 CPU cores. Real weights get the same
-# small size so a CPU-only first run still ends (real quality wants 1024x576, 25 steps, a GPU).
+# Small sizes so a CPU-only first run ends in a minute or two: measured here with the tiny model,
+# 384x256, 14 frames, 10 steps took under 2 minutes on 2 cores shared with other heavy jobs.
+# Real weights get the same size; real quality wants 1024x576, 25 steps and a GPU.
+# Override with e.g. SVD_SUITE_DEMO_ARGS="--width 512 --height 320 --steps 20".
 mkdir -p "$repo/demo-output"
 stem="$(basename "${image%.*}")-$(date +%Y%m%d-%H%M%S)"
 out="$repo/demo-output/$stem.mp4"
@@ -43,9 +45,9 @@ while [ -e "$out" ]; do out="$repo/demo-output/$stem-$n.mp4"; n=$((n + 1)); done
 say "generating $out from $image (model $model)"
 # shellcheck disable=SC2086  # SVD_SUITE_DEMO_ARGS is a list of flags on purpose
 "$venv/bin/svd-suite" img2vid "$image" -o "$out" --server "$url" --model "$model" \
-  --width 512 --height 320 --frames 14 --steps 10 ${SVD_SUITE_DEMO_ARGS:-}
+  --width 384 --height 256 --frames 14 --steps 10 ${SVD_SUITE_DEMO_ARGS:-}
 
-sheet="$("$py" "$repo/scripts/demo_contact_sheet.py" "$out")"
+sheet="$("$py" "$repo/scripts/demo_contact_sheet.py" "$out" --input "$image")"
 
 cat <<EOF
 
