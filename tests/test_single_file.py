@@ -131,6 +131,44 @@ def test_export_never_overwrites_an_existing_file(sf, tiny_export):
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
 
 
+def test_stability_extras_are_ignored_and_missing_quant_conv_is_identity(sf, tiny_export, tmp_path):
+    """Stability's files carry tensors we do not use (e.g. the denoiser's sigmas) and no quant_conv."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    original, path, _ = tiny_export
+    state = load_file(str(path))
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata()  # keeps the tiny model's head counts
+    state["denoiser.sigmas"] = torch.linspace(0.002, 700.0, 10)
+    state.pop("first_stage_model.quant_conv.weight"), state.pop("first_stage_model.quant_conv.bias")
+    stability_like = tmp_path / "svd_xt.safetensors"
+    save_file(state, str(stability_like), metadata=metadata)
+    unet, vae, *_ = sf.load_single_file(stability_like)
+    assert torch.equal(vae.quant_conv.weight.flatten(1), torch.eye(8))
+    assert torch.count_nonzero(vae.quant_conv.bias) == 0
+    assert torch.equal(unet.conv_in.weight, original[0].conv_in.weight)
+
+
+def test_hintless_file_whose_heads_cannot_be_inferred_is_refused_clearly(sf, tiny_export, tmp_path):
+    """Without our metadata the SGM rule (64-wide heads) applies; 32 channels cannot satisfy it."""
+    from safetensors.torch import load_file, save_file
+
+    bare = tmp_path / "svd_xt.safetensors"
+    save_file(load_file(str(tiny_export[1])), str(bare))
+    with pytest.raises(ValueError, match="attention heads"):
+        sf.load_single_file(bare)
+
+
+def test_truncated_file_fails_with_a_clear_error(sf, tiny_export, tmp_path):
+    data = tiny_export[1].read_bytes()
+    truncated = tmp_path / "svd_xt.safetensors"
+    truncated.write_bytes(data[: len(data) - 4096])
+    with pytest.raises(ValueError, match="truncated"):
+        sf.load_single_file(truncated)
+
+
 # --------------------------------------------------------------------------- detection and listing
 
 
