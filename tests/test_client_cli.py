@@ -431,3 +431,18 @@ def test_img2vid_remote_engines_write_a_video_via_the_fake_providers(
     )
     assert out.returncode == 0, out.stderr
     assert target.read_bytes()[4:8] == b"ftyp"
+
+
+def test_installed_client_is_this_checkout():
+    import svd_suite_client
+
+    installed = Path(svd_suite_client.__file__).parent
+    source = REPO_ROOT / "client" / "svd_suite_client"
+    if installed.resolve() == source.resolve():
+        return  # imported straight from the checkout
+    stale = [
+        p.name
+        for p in source.glob("*.py")
+        if not (installed / p.name).is_file() or (installed / p.name).read_bytes() != p.read_bytes()
+    ]
+    assert not stale, f"installed svd_suite_client differs from the checkout ({stale}): pip install ./client"

@@ -12,7 +12,9 @@ import socket
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -113,12 +115,32 @@ class CuttableProxy:
 
 
 @pytest.fixture(scope="module")
-def private_server(tmp_path_factory):
-    server = start_comfyui(prepare_base(tmp_path_factory.mktemp("client_private")))
+def servers(tmp_path_factory):
+    """Three private servers, started side by side: `main` (behind the proxy), `second` (the
+    batch's other server) and `doomed` (killed by a test)."""
+    names = ("main", "second", "doomed")
+    with ThreadPoolExecutor(len(names)) as pool:
+        futures = [
+            pool.submit(start_comfyui, prepare_base(tmp_path_factory.mktemp(f"client_{n}"))) for n in names
+        ]
+    started, errors = {}, []
+    for name, future in zip(names, futures, strict=True):
+        try:
+            started[name] = future.result()
+        except Exception as exc:  # noqa: BLE001 - re-raised below once every server is accounted for
+            errors.append(exc)
     try:
-        yield server
+        if errors:
+            raise errors[0]
+        yield SimpleNamespace(**started)
     finally:
-        server.stop()
+        for server in started.values():
+            server.stop()  # returns at once for the one a test already killed
+
+
+@pytest.fixture(scope="module")
+def private_server(servers):
+    return servers.main
 
 
 @pytest.fixture
@@ -164,53 +186,41 @@ def test_completion_missed_while_disconnected_is_reconciled_from_history(proxy):
     assert result.status == "success" and result.files()[0].filename.startswith("slow")
 
 
-def test_server_killed_mid_run_raises_server_gone_instead_of_hanging(tmp_path):
-    server = start_comfyui(prepare_base(tmp_path / "doomed"))
-    try:
+def test_server_killed_mid_run_raises_server_gone_instead_of_hanging(servers):
+    def on_event(event):
+        if isinstance(event, ev.Executing) and event.node == "2":
+            servers.doomed.kill()
 
-        def on_event(event):
-            if isinstance(event, ev.Executing) and event.node == "2":
-                server.kill()
-
-        with ComfyClient(server.url) as client:
-            started = time.monotonic()
-            with pytest.raises(ServerGone):
-                client.run(slow(200), timeout=300, on_event=on_event)  # would run ~2 minutes
-            print(f"ServerGone after {time.monotonic() - started:.1f}s", file=sys.stderr)
-    finally:
-        server.kill()
+    with ComfyClient(servers.doomed.url) as client:
+        started = time.monotonic()
+        with pytest.raises(ServerGone):
+            client.run(slow(200), timeout=300, on_event=on_event)  # would run ~2 minutes
+        print(f"ServerGone after {time.monotonic() - started:.1f}s", file=sys.stderr)
 
 
-def test_two_servers_share_a_batch(tmp_path, private_server):
-    second = start_comfyui(prepare_base(tmp_path / "second"))
-    try:
-        images = tmp_path / "images"
-        images.mkdir()
-        for i in range(6):
-            Image.new("RGB", (16, 16), (i * 40, 10, 10)).save(images / f"img{i}.png")
-        workflow = tmp_path / "wf.json"
-        workflow.write_text(
-            json.dumps(
-                {
-                    "1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}},
-                    "2": {
-                        "class_type": "ImageBlur",
-                        "inputs": {"image": ["1", 0], "blur_radius": 3, "sigma": 1.0},
-                    },
-                    "3": {
-                        "class_type": "SaveImage",
-                        "inputs": {"images": ["2", 0], "filename_prefix": "batch"},
-                    },
-                }
-            )
+def test_two_servers_share_a_batch(tmp_path, servers):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(6):
+        Image.new("RGB", (16, 16), (i * 40, 10, 10)).save(images / f"img{i}.png")
+    workflow = tmp_path / "wf.json"
+    workflow.write_text(
+        json.dumps(
+            {
+                "1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}},
+                "2": {
+                    "class_type": "ImageBlur",
+                    "inputs": {"image": ["1", 0], "blur_radius": 3, "sigma": 1.0},
+                },
+                "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "batch"}},
+            }
         )
-        summary = run_batch(
-            str(workflow), images, tmp_path / "out", [private_server.url, second.url], Reporter(), timeout=120
-        )
-        assert (summary.done, summary.failed) == (6, 0)
-        assert set(summary.per_server) == {private_server.url, second.url}
-        manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-        assert sorted(manifest["done"]) == [f"img{i}.png" for i in range(6)]
-        assert all(Path(p).is_file() for entry in manifest["done"].values() for p in entry["outputs"])
-    finally:
-        second.stop()
+    )
+    urls = [servers.main.url, servers.second.url]
+    summary = run_batch(str(workflow), images, tmp_path / "out", urls, Reporter(), timeout=120)
+    assert (summary.done, summary.failed) == (6, 0)
+    assert set(summary.per_server) == set(urls)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert sorted(manifest["done"]) == [f"img{i}.png" for i in range(6)]
+    assert {entry["server"] for entry in manifest["done"].values()} == set(urls)
+    assert all(Path(p).is_file() for entry in manifest["done"].values() for p in entry["outputs"])
