@@ -390,6 +390,73 @@ def test_real_size_vae_layout_matches_comfyui_svd(comfy_comparison, xt_shapes):
     assert ours == theirs["real_vae_shapes"]
 
 
+# --------------------------------------------------------------------------- in the real ComfyUI server
+
+
+@pytest.fixture(scope="module")
+def single_file_server(tiny_export, tmp_path_factory):
+    """A private ComfyUI (the shared one must keep its model list) with two files in
+    models/checkpoints: the tiny SVD exported to one file, and an SD-style non-SVD file."""
+    from support.comfyui import prepare_base, start_comfyui
+
+    base = tmp_path_factory.mktemp("comfyui_single")
+    fake_sd = _fake_sd_checkpoint(tmp_path_factory.mktemp("fake_sd") / "sd15.safetensors")
+    prepare_base(
+        base, {"checkpoints/svd_xt_tiny.safetensors": tiny_export[1], "checkpoints/sd15.safetensors": fake_sd}
+    )
+    server = start_comfyui(base)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_load_model_offers_svd_single_files_and_not_other_checkpoints(single_file_server):
+    import requests
+
+    info = requests.get(f"{single_file_server.url}/object_info/SVDSuite_LoadModel", timeout=30).json()
+    choices = info["SVDSuite_LoadModel"]["input"]["required"]["model"][0]
+    assert "checkpoints/svd_xt_tiny.safetensors" in choices
+    assert not [c for c in choices if "sd15" in c]
+
+
+def test_single_file_in_real_comfyui_generates_what_the_diffusers_folder_does(
+    single_file_server, tiny_svd_dir
+):
+    """Same weights, two layouts: the frames equal diffusers' pipeline on the folder (8-bit level)."""
+    import numpy as np
+    from PIL import Image
+    from support.run_workflow import output_files, run_workflow
+    from test_svd_support import Case, pipeline_frames, random_image
+
+    case = Case(num_frames=6, decode_chunk_size=3, seed=21)
+    pil = random_image(64, 64, seed=12)
+    pil.save(single_file_server.input_dir / "single_file_init.png")
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "single_file_init.png"}},
+        "2": {
+            "class_type": "SVDSuite_LoadModel",
+            "inputs": {"model": "checkpoints/svd_xt_tiny.safetensors", "dtype": "fp32", "offload": "none"},
+        },
+        "3": {
+            "class_type": "SVDSuite_ImageToVideo",
+            "inputs": {"svd_model": ["2", 0], "image": ["1", 0], "width": 64, "height": 64, "resize": "crop",
+                       "num_frames": case.num_frames, "fps": case.fps, "motion_bucket_id": case.motion_bucket_id,
+                       "cond_aug": case.cond_aug, "seed": case.seed, "steps": case.steps,
+                       "min_guidance_scale": case.min_guidance_scale, "max_guidance_scale": case.max_guidance_scale,
+                       "decode_chunk_size": case.decode_chunk_size},
+        },
+        "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "single/frame"}},
+    }  # fmt: skip
+    result = run_workflow(single_file_server.url, prompt, 240)
+    assert result.status == "execution_success", result.error
+    paths = output_files(result, single_file_server.output_dir, key="images")
+    frames = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths]).astype(np.int32)
+    expected = np.round(pipeline_frames(tiny_svd_dir, pil, case) * 255).astype(np.int32)
+    assert frames.shape == expected.shape
+    assert np.abs(frames - expected).max() <= 1
+
+
 # --------------------------------------------------------------------------- ComfyUI side (subprocess)
 
 
