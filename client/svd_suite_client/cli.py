@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(run)
 
     batch = commands.add_parser("batch", help="run a workflow for every image of a folder (resumable)")
-    batch.add_argument("workflow")
+    batch.add_argument("workflow", help="API-format workflow JSON with one LoadImage node")
     batch.add_argument("--images", required=True, help="folder of input images")
     batch.add_argument("--out", required=True, help="output folder (holds manifest.json)")
     batch.add_argument("--resume", action="store_true", help="skip images the manifest lists as done")
@@ -100,9 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     common(batch, many_servers=True)
 
     img2vid = commands.add_parser("img2vid", help="turn one image into a video with the bundled workflows")
-    img2vid.add_argument("image")
+    img2vid.add_argument("image", help="the start frame (png, jpg, webp, ...)")
     img2vid.add_argument("-o", "--output", required=True, help="video file to write (e.g. out.mp4)")
-    img2vid.add_argument("--engine", choices=ENGINES, default="local")
+    img2vid.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local SVD on the server, a hosted API, or auto (local first, then the APIs)",
+    )
     img2vid.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     add_img2vid_arguments(img2vid)
     common(img2vid)

@@ -76,11 +76,11 @@ def add_img2vid_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cond-aug", dest="cond_aug", type=float, help="noise added to the conditioning image"
     )
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seed", type=int, help="random seed (same seed, same video)")
     parser.add_argument("--model", help="SVD model folder name on the server (local/auto engines)")
-    parser.add_argument("--steps", type=int)
-    parser.add_argument("--width", type=int)
-    parser.add_argument("--height", type=int)
+    parser.add_argument("--steps", type=int, help="sampling steps")
+    parser.add_argument("--width", type=int, help="video width, a multiple of 64 (local/auto engines)")
+    parser.add_argument("--height", type=int, help="video height, a multiple of 64 (local/auto engines)")
 
 
 def engine_assignments(engine: str, options: dict[str, Any]) -> list[tuple[str, str, Any]]:
