@@ -94,6 +94,10 @@ def test_valid_graph_has_no_problems():
             lambda g: g["2"]["inputs"].__setitem__("images", ["9", 0]),
             "node 2 (SaveImage) input images: linked to node 9",
         ),
+        (
+            lambda g: g["2"]["inputs"].__setitem__("images", 5),
+            "node 2 (SaveImage) input images: expected a link to another node's IMAGE output",
+        ),
     ],
 )
 def test_validation_names_node_class_and_input(change, expected):

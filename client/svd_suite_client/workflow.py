@@ -207,6 +207,8 @@ def _check_value(workflow: dict, object_info: dict, value: Any, config: Any) -> 
         ):
             return f"linked output type {outputs[value[1]]} does not match input type {kind}"
         return None
+    if kind not in WIDGET_TYPES and kind != "*":
+        return f"expected a link to another node's {kind} output ([node_id, output_index]), got {value!r}"
     if kind == "COMBO":
         if extra.get("image_upload") or extra.get("video_upload") or extra.get("upload"):
             return None  # uploaded files may be newer than this object_info
