@@ -7,18 +7,19 @@ diffusers / transformers components the rest of the pack uses, reading one tenso
 into models built on the meta device, so converting needs about the file's size in memory.
 
 Key maps: single_file_keys.py. Config inference from shapes: single_file_config.py.
+Reading headers and tensors (no mmap): single_file_io.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import struct
 import threading
 from typing import TYPE_CHECKING, Any
 
 from ..comfy import log, model_folders
 from .single_file_config import HINTS_KEY, infer_configs
+from .single_file_io import TensorReader, read_header
 from .single_file_keys import (
     CLIP_PREFIX,
     UNET_PREFIX,
@@ -48,7 +49,6 @@ __all__ = [
 ]
 
 SUFFIXES = (".safetensors", ".sft")  # header-only detection needs safetensors; pickles are never opened
-MAX_HEADER_BYTES = 100 * 1024 * 1024
 
 # The EulerDiscreteScheduler config released with SVD and SVD-XT (SVD_NOTES §2 scheduler_cfg).
 SCHEDULER_CONFIG: dict[str, Any] = dict(
@@ -71,29 +71,6 @@ _SIGNATURE = (
 
 
 # --------------------------------------------------------------------------- detection
-
-
-def read_header(path: str) -> tuple[dict[str, dict], dict[str, str]]:
-    """(tensors, metadata) of a safetensors file: {key: {"dtype", "shape", ...}}, {str: str}.
-
-    Reads only the JSON header (the first 8 + N bytes), never tensor data.
-    """
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-        if len(head) != 8:
-            raise ValueError(f"{path} is not a safetensors file (shorter than 8 bytes)")
-        (size,) = struct.unpack("<Q", head)
-        if size > MAX_HEADER_BYTES:
-            raise ValueError(f"{path} is not a safetensors file (header length {size})")
-        raw = handle.read(size)
-    try:
-        header = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"{path} is not a safetensors file (header is not JSON)") from exc
-    if not isinstance(header, dict):
-        raise ValueError(f"{path} is not a safetensors file (header is not an object)")
-    metadata = header.pop("__metadata__", None) or {}
-    return header, metadata
 
 
 def _problems_for_keys(keys) -> list[str]:
@@ -230,53 +207,7 @@ def _identity_quant_conv(latent_channels: int, dtype, device) -> tuple[Any, Any]
     return weight, torch.zeros(size, dtype=dtype or torch.float32, device=device)
 
 
-_SAFETENSORS_DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64", "I32": "int32",
-    "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
-}  # fmt: skip
-
-
-class _TensorReader:
-    """Reads one tensor at a time with plain file reads into fresh memory.
-
-    Why not mmap (safe_open): mapped pages that were read stay in this process's RSS while the
-    file is open, so casting (fp32 file -> bf16 model) would hold the whole file plus the cast
-    copy. Plain reads keep the peak at the loaded model plus one tensor.
-    """
-
-    def __init__(self, path: str, header: dict[str, dict]):
-        self.header = header
-        self.handle = open(path, "rb")  # noqa: SIM115  (closed by close())
-        self.handle.seek(0)
-        (size,) = struct.unpack("<Q", self.handle.read(8))
-        self.data_start = 8 + size
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.header
-
-    def get_tensor(self, key: str):
-        import torch
-
-        info = self.header[key]
-        start, end = info["data_offsets"]
-        dtype = getattr(torch, _SAFETENSORS_DTYPES.get(info["dtype"], ""), None)
-        if dtype is None:
-            raise ValueError(f"tensor {key} has dtype {info['dtype']}, which this loader cannot read")
-        raw = torch.empty(end - start, dtype=torch.uint8)
-        self.handle.seek(self.data_start + start)
-        view, done = memoryview(raw.numpy()), 0
-        while done < len(view):
-            count = self.handle.readinto(view[done:])
-            if not count:
-                raise ValueError(f"the file ends inside tensor {key}: it is truncated")
-            done += count
-        return raw.view(dtype).reshape(info["shape"])
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-def _fill(model, rules, handle: _TensorReader, dtype, device, part: str) -> None:
+def _fill(model, rules, handle: TensorReader, dtype, device, part: str) -> None:
     """Read each rule's tensor once, convert, and assign it into the meta-device `model`."""
     state = {}
     missing = []
@@ -344,7 +275,7 @@ def load_single_file(
         vae = AutoencoderKLTemporalDecoder(**vae_cfg)
         image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**clip_cfg))
 
-    reader = _TensorReader(path, header)
+    reader = TensorReader(path, header)
     try:
         _fill(unet, unet_rules(unet.state_dict()), reader, dtype, device, "UNet")
         _fill(vae, vae_rules(vae.state_dict()), reader, dtype, device, "VAE")
