@@ -173,6 +173,15 @@ def test_prefix_escaping_the_output_folder_is_refused(tmp_path, prefix):
     assert not any(tmp_path.rglob("*evil*"))
 
 
+def test_prefix_through_a_symlink_pointing_outside_is_refused(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(ValueError, match="filename_prefix"):
+        save_video(gradient(2, 16, 16), 7, filename_prefix="link/clip", output_dir=str(tmp_path / "out"))
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
 def test_interrupt_inside_the_streaming_loop_leaves_no_file(tmp_path, monkeypatch):
     monkeypatch.setattr(encode, "MAX_CHUNK_FRAMES", 2)
 
