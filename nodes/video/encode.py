@@ -8,6 +8,7 @@ Pingpong and loops are index sequences, not concatenated tensors.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -87,18 +88,31 @@ def uint8_frames(job: EncodeJob) -> Iterator:
 
 # --------------------------------------------------------------------------- PyAV (mp4, webm)
 
+
+@contextlib.contextmanager
+def open_output(path: str, **kwargs):
+    """av.open for writing; after a failure the close (which writes a trailer) cannot mask it."""
+    import av
+
+    container = av.open(path, mode="w", **kwargs)
+    try:
+        yield container
+    except BaseException:
+        with contextlib.suppress(Exception):
+            container.close()
+        raise
+    container.close()
+
+
 BT709 = 1  # AVCOL_PRI_BT709 == AVCOL_TRC_BT709 == AVCOL_SPC_BT709
 LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG ("tv")
 
 
 def write_pyav(job: EncodeJob) -> None:
-    """YUV video through FFmpeg's encoders, converted by us (BT.709, limited range) and tagged so."""
-    import av
-
+    """YUV video through FFmpeg's encoders: BT.709 limited range, requested and tagged."""
     fmt, pix_fmt = job.fmt, job.pix_fmt
     enc_w, enc_h = padded_size(*job.size, pix_fmt)
-    container = av.open(job.path, mode="w", format=fmt.container, options=dict(fmt.container_options))
-    try:
+    with open_output(job.path, format=fmt.container, options=dict(fmt.container_options)) as container:
         for key, value in (job.tags or {}).items():
             container.metadata[key] = value
         stream = container.add_stream(fmt.codec, rate=job.rate)
@@ -131,8 +145,6 @@ def write_pyav(job: EncodeJob) -> None:
             if job.on_chunk is not None:
                 job.on_chunk(done, len(job.order))
         container.mux(stream.encode(None))
-    finally:
-        container.close()
 
 
 def merge_options(*layers: dict) -> dict:
@@ -165,7 +177,7 @@ def write_gif(job: EncodeJob) -> None:
     # The muxer takes each delay from the next frame's stamp; the last one is given explicitly.
     final_delay = frame_delays(len(job.order), job.rate, 100)[-1]
     options = {"loop": str(job.loop_count), "final_delay": str(final_delay)}
-    with av.open(job.path, mode="w", format="gif", options=options) as container:
+    with open_output(job.path, format="gif", options=options) as container:
         stream = container.add_stream("gif", rate=job.rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "pal8"
         stream.codec_context.time_base = centiseconds
