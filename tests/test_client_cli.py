@@ -30,9 +30,13 @@ def svd_suite_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "svd_suite_client.cli"]
 
 
-def cli(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd: Path, timeout: float = 180, server_env: str | None = None
+) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("SVD_SUITE_SERVER", None)
+    if server_env:
+        env["SVD_SUITE_SERVER"] = server_env
     return subprocess.run(
         [*svd_suite_command(), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )
@@ -88,6 +92,13 @@ def test_run_uploads_image_and_downloads_outputs(comfyui_server, tmp_path, image
     assert len(files) == 1 and out.stdout.strip() == str(Path("out") / files[0].name)
     red, green, blue = Image.open(files[0]).getpixel((0, 0))
     assert red < 10 and green > 250 and blue > 250  # the server really inverted our red upload
+
+
+def test_server_defaults_to_the_environment_variable(comfyui_server, tmp_path):
+    wf = write_workflow(tmp_path, blank_workflow())
+    out = cli("run", str(wf), "--out", "o", cwd=tmp_path, server_env=comfyui_server.url)
+    assert out.returncode == 0, out.stderr
+    assert len(list((tmp_path / "o").iterdir())) == 1
 
 
 def test_run_json_prints_one_object_per_event_and_a_summary_with_paths(comfyui_server, tmp_path):
