@@ -180,6 +180,19 @@ def test_sd_checkpoint_without_temporal_keys_is_not_svd(sf, tmp_path):
     assert not sf.is_svd_checkpoint(str(_fake_sd_checkpoint(tmp_path / "sd15.safetensors")))
 
 
+def test_sv3d_like_unet_with_other_added_time_inputs_is_not_svd(sf, tiny_export, tmp_path):
+    """SV3D files share SVD's key families; SV3D_u embeds only cond_aug (256 = 1 x 256 inputs)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(tiny_export[1]))
+    state["model.diffusion_model.label_emb.0.0.weight"] = torch.zeros(128, 8)  # 1 embedding of 8, not 3
+    sv3d = tmp_path / "sv3d_u.safetensors"
+    save_file(state, str(sv3d))
+    assert not sf.is_svd_checkpoint(str(sv3d))
+    assert "added-time inputs" in " ".join(sf.svd_checkpoint_problems(str(sv3d)))
+
+
 def test_checkpoint_path_rejects_a_non_svd_file_naming_what_is_missing(sf, tmp_path, monkeypatch):
     _fake_sd_checkpoint(tmp_path / "sd15.safetensors")
     monkeypatch.setattr(sf, "model_folders", lambda kind: [str(tmp_path)])

@@ -73,11 +73,19 @@ _SIGNATURE = (
 # --------------------------------------------------------------------------- detection
 
 
-def _problems_for_keys(keys) -> list[str]:
+def _problems_for_header(header: dict[str, dict]) -> list[str]:
     problems = []
     for description, prefix, markers in _SIGNATURE:
-        if not any(k.startswith(prefix) and any(m in k[len(prefix) :] for m in markers) for k in keys):
+        if not any(k.startswith(prefix) and any(m in k[len(prefix) :] for m in markers) for k in header):
             problems.append(f"no {description}")
+    # SVD's UNet embeds 3 added-time ids (fps-1, motion bucket, augmentation); SV3D has the same
+    # key families but embeds 1 or 5 values, which this pipeline cannot drive.
+    adm = header.get(UNET_PREFIX + "label_emb.0.0.weight", {}).get("shape")
+    if adm and len(adm) == 2 and adm[1] % 3:
+        problems.append(
+            f"the UNet takes {adm[1]} added-time inputs, not 3 embeddings (fps, motion, augmentation): "
+            "an SV3D or other non-img2vid model"
+        )
     return problems
 
 
@@ -89,7 +97,7 @@ def svd_checkpoint_problems(path: str) -> list[str]:
         header, _ = read_header(path)
     except (OSError, ValueError) as exc:
         return [f"unreadable safetensors header ({exc})"]
-    return _problems_for_keys(header.keys())
+    return _problems_for_header(header)
 
 
 def is_svd_checkpoint(path: str) -> bool:

@@ -92,6 +92,10 @@ def infer_unet_config(shapes: Shapes, hints: Mapping | None = None, name: str | 
         (v[1] for k, v in s.items() if k.endswith("transformer_blocks.0.attn2.to_k.weight")), None
     )
     adm_in = _require(s, "label_emb.0.0.weight", "UNet")[1]
+    if adm_in % 3:
+        raise ValueError(
+            f"the UNet takes {adm_in} added-time inputs, not 3 embeddings: not an SVD img2vid UNet"
+        )
     if "num_attention_heads" in hints:
         heads = tuple(int(h) for h in hints["num_attention_heads"])
     else:
