@@ -56,6 +56,18 @@ TEMPLATES: dict[str, str] = {
     ),
 }
 
+# name -> (title, subtitle) printed on the template browser's thumbnail (workflows/<name>.jpg).
+THUMBNAILS: dict[str, tuple[str, str]] = {
+    "svd_img2vid": ("SVD", "14 frames · local"),
+    "svd_xt_img2vid": ("SVD-XT", "25 frames · local"),
+    "remote_fal": ("fal.ai", "hosted SVD"),
+    "remote_replicate": ("Replicate", "hosted SVD"),
+    "remote_segmind": ("Segmind", "hosted SVD"),
+    "auto_engine": ("Auto engine", "local, then providers"),
+}
+THUMBNAIL_SIZE = 512
+THUMBNAIL_SOURCE = REPO / "media" / "rocket.jpg"
+
 WIDGET_KINDS = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 SEED_NAMES = {"seed", "noise_seed"}
 UPLOAD_FLAGS = ("image_upload", "video_upload", "animated_image_upload")
@@ -251,8 +263,9 @@ def api_to_ui(prompt: dict, object_info: dict, note: str | None = None) -> dict:
             {
                 "id": max(int(i) for i in prompt) + 1,
                 "type": "MarkdownNote",
-                "pos": [60, -190],
-                "size": [460, 170],
+                # Right of the graph: the top-left corner is under the frontend's workflow menu.
+                "pos": [60 + (max(columns.values()) + 1) * COLUMN_WIDTH + 60, 80],
+                "size": [400, 260],
                 "flags": {},
                 "order": len(ui_nodes),
                 "mode": 0,
@@ -271,9 +284,29 @@ def api_to_ui(prompt: dict, object_info: dict, note: str | None = None) -> dict:
         "links": links,
         "groups": [],
         "config": {},
-        "extra": {"ds": {"scale": 0.8, "offset": [40, 300]}},
+        "extra": {"ds": {"scale": 0.8, "offset": [40, 120]}},
         "version": 0.4,
     }
+
+
+def write_thumbnail(name: str, target: Path) -> None:
+    """The template browser shows `<name>.jpg` beside `<name>.json`: the demo image, labelled."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    title, subtitle = THUMBNAILS[name]
+    with Image.open(THUMBNAIL_SOURCE) as source:
+        side = min(source.size)
+        left, top = (source.width - side) // 2, (source.height - side) // 2
+        image = source.convert("RGB").crop((left, top, left + side, top + side))
+    image = image.resize((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    draw = ImageDraw.Draw(image, "RGBA")
+    band = int(THUMBNAIL_SIZE * 0.26)
+    draw.rectangle((0, THUMBNAIL_SIZE - band, THUMBNAIL_SIZE, THUMBNAIL_SIZE), fill=(16, 16, 24, 210))
+    draw.text((24, THUMBNAIL_SIZE - band + 14), title, font=ImageFont.load_default(size=56), fill="white")
+    draw.text((26, THUMBNAIL_SIZE - 46), subtitle, font=ImageFont.load_default(size=28), fill=(200, 210, 255))
+    tmp = target.with_suffix(".jpg.tmp")
+    image.save(tmp, format="JPEG", quality=85)
+    tmp.replace(target)
 
 
 @contextmanager
@@ -304,10 +337,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--server", help="ComfyUI URL with this pack loaded (default: start one)")
     parser.add_argument("--check", action="store_true", help="only report stale files (exit 1)")
+    parser.add_argument("--thumbnails", action="store_true", help="rewrite the .jpg thumbnails too")
     parser.add_argument("names", nargs="*", help=f"templates to write (default: {', '.join(TEMPLATES)})")
     args = parser.parse_args(argv)
     names = args.names or [n for n in TEMPLATES if (API_DIR / f"{n}.json").exists()]
     stale = []
+    for name in names:
+        thumbnail = UI_DIR / f"{name}.jpg"
+        if name in THUMBNAILS and not args.check and (args.thumbnails or not thumbnail.exists()):
+            write_thumbnail(name, thumbnail)
+            print(f"wrote {thumbnail.relative_to(REPO)}")
     with object_info_source(args.server) as object_info:
         for name in names:
             text = render(name, object_info)

@@ -238,3 +238,32 @@ def test_remote_run_shows_status_while_waiting_then_the_video(page, comfyui_serv
     item = history["outputs"][str(node)]["svd_suite_video"][0]
     videos = wait_for_playable_video(page, node, item["filename"])
     assert len(videos) == 1 and videos[0]["ours"] and videos[0]["shown"], videos
+
+
+def test_template_browser_opens_our_template_from_its_card(page):
+    page.evaluate("() => window.app.extensionManager.command.execute('Comfy.BrowseTemplates')")
+    page.get_by_text(PACK_FOLDER, exact=True).first.click(timeout=30_000)
+    card = page.get_by_text("svd_xt_img2vid", exact=True).first
+    card.wait_for(timeout=30_000)
+    # The card's image is fetched into a blob: our .jpg, not the frontend's default picture.
+    thumbnail_loaded = page.wait_for_function(
+        """(name) => {
+          const label = [...document.querySelectorAll('*')].find(e => e.children.length === 0 && e.textContent === name);
+          let card = label;
+          while (card && !card.querySelector('img')) card = card.parentElement;
+          const img = card?.querySelector('img');
+          return img && img.complete && img.naturalWidth > 0 && !img.src.includes('default-template');
+        }""",
+        arg="svd_xt_img2vid",
+        timeout=30_000,
+    )
+    assert thumbnail_loaded
+    card.click()
+    page.wait_for_function(
+        "() => window.app.graph._nodes.some(n => n.type === 'SVDSuite_SaveVideo')", timeout=30_000
+    )
+    frames = page.evaluate(
+        """() => window.app.graph._nodes.find(n => n.type === 'SVDSuite_ImageToVideo')
+                  .widgets.find(w => w.name === 'num_frames').value"""
+    )
+    assert frames == 25

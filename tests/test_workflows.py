@@ -119,6 +119,13 @@ def test_template_browser_can_fetch_every_ui_workflow(comfyui_server):
         assert r.json() == load(path)
 
 
+def test_template_browser_can_fetch_the_thumbnails(comfyui_server):
+    # The browser shows <name>.jpg from the same route; ours all have one.
+    for name in ("svd_img2vid", "svd_xt_img2vid", "remote_fal", "remote_replicate", "auto_engine"):
+        r = requests.get(f"{comfyui_server.url}/api/workflow_templates/{PACK_FOLDER}/{name}.jpg", timeout=10)
+        assert r.status_code == 200 and r.content[:3] == b"\xff\xd8\xff", name
+
+
 def test_expected_templates_are_bundled():
     assert {"svd_img2vid", "svd_xt_img2vid", "remote_fal", "remote_replicate", "auto_engine"} <= set(TWINNED)
 
