@@ -110,6 +110,10 @@ def test_interrupt_stops_a_running_prompt_and_raises_interrupted(client):
 def test_delete_from_queue_removes_a_pending_prompt(client):
     running = client.queue(slow(60))
     pending = client.queue(trivial())
+    for _ in range(200):  # earlier prompts may still be finishing: wait until ours runs
+        if running in client.queue_state()["running"]:
+            break
+        time.sleep(0.05)
     assert pending in client.queue_state()["pending"]
     client.delete_from_queue([pending])
     assert pending not in client.queue_state()["pending"]
