@@ -49,8 +49,9 @@ def test_selection_skips_strides_and_caps_and_divides_fps(clip):
     assert np.allclose(images[:, 16, 32, 0].numpy(), expected, atol=2 / 255)
 
 
-def test_decoding_uses_the_tagged_bt709_matrix(tmp_path):
-    saved = save_video(chart_frames(1), 7, pix_fmt="yuv444p", crf=0, output_dir=str(tmp_path))
+@pytest.mark.parametrize("pix_fmt, crf", [("yuv444p", 0), ("yuv420p10le", 0)])
+def test_decoding_uses_the_tagged_bt709_matrix(tmp_path, pix_fmt, crf):
+    saved = save_video(chart_frames(1), 7, pix_fmt=pix_fmt, crf=crf, output_dir=str(tmp_path))
     rgb = read_video(saved.path)[0][0].numpy() * 255
     for index, colour in enumerate(CHART):
         inner = rgb[8:56, index * PATCH + 8 : (index + 1) * PATCH - 8]

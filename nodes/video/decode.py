@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported only when decoding
+    import torch
 
 PILLOW_SIGNATURES = (b"GIF87a", b"GIF89a")
 
@@ -203,7 +207,9 @@ def _read_pillow(path, frame_cap, skip_first, every_nth):
     return buffer.result(), float(_pillow_rate(durations, _delay_quantum(path))) / every_nth, buffer.count
 
 
-def read_video(path, frame_cap: int = 0, skip_first: int = 0, every_nth: int = 1):
+def read_video(
+    path: str | os.PathLike, frame_cap: int = 0, skip_first: int = 0, every_nth: int = 1
+) -> tuple[torch.Tensor, float, int]:
     """Decode a video (mp4/webm/mkv/mov/gif/webp...) to (IMAGE [N,H,W,3] float32, fps, N).
 
     `fps` is the source rate divided by `every_nth`, so the clip keeps its duration.
@@ -216,7 +222,7 @@ def read_video(path, frame_cap: int = 0, skip_first: int = 0, every_nth: int = 1
     return _read_pyav(path, frame_cap, skip_first, every_nth)
 
 
-def probe_video(path) -> dict:
+def probe_video(path: str | os.PathLike) -> dict:
     """Size, exact fps (Fraction), frame count, codec and container of a video, without decoding.
 
     Also: pix_fmt, colour tags (color_primaries/color_trc/colorspace/color_range as FFmpeg's
