@@ -227,7 +227,9 @@ def _fill(model, rules, handle: TensorReader, dtype, device, part: str) -> None:
                 continue
             missing.append(rule.sgm_key)
             continue
-        tensor = handle.get_tensor(rule.sgm_key)
+        # A cast copies anyway, so read into a reused buffer: the file-dtype copy is never kept.
+        casting = dtype is not None and handle.dtype_of(rule.sgm_key) != dtype
+        tensor = handle.get_tensor(rule.sgm_key, reuse_buffer=casting)
         for key, value in zip(rule.diffusers_keys, from_sgm(rule, tensor), strict=True):
             state[key] = (
                 value.to(device=device, dtype=dtype) if (dtype is not None or device is not None) else value

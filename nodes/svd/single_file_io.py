@@ -48,6 +48,7 @@ class TensorReader:
 
     def __init__(self, path: str, header: dict[str, dict]):
         self.header = header
+        self._scratch = None  # reused read buffer for tensors the caller casts (copies) at once
         self.handle = open(path, "rb")  # noqa: SIM115  (closed by close())
         self.handle.seek(0)
         (size,) = struct.unpack("<Q", self.handle.read(8))
@@ -56,15 +57,32 @@ class TensorReader:
     def __contains__(self, key: str) -> bool:
         return key in self.header
 
-    def get_tensor(self, key: str):
+    def dtype_of(self, key: str):
+        """The torch dtype a tensor is stored in."""
         import torch
 
-        info = self.header[key]
-        start, end = info["data_offsets"]
-        dtype = getattr(torch, _SAFETENSORS_DTYPES.get(info["dtype"], ""), None)
+        dtype = getattr(torch, _SAFETENSORS_DTYPES.get(self.header[key]["dtype"], ""), None)
         if dtype is None:
-            raise ValueError(f"tensor {key} has dtype {info['dtype']}, which this loader cannot read")
-        raw = torch.empty(end - start, dtype=torch.uint8)
+            raise ValueError(
+                f"tensor {key} has dtype {self.header[key]['dtype']}, which this loader cannot read"
+            )
+        return dtype
+
+    def get_tensor(self, key: str, reuse_buffer: bool = False):
+        """The tensor `key`. With reuse_buffer, it lives in a scratch buffer that the next
+        reuse_buffer read overwrites: only for callers that copy it first (e.g. a dtype cast),
+        so casting never holds more than one file-dtype tensor at a time."""
+        import torch
+
+        start, end = self.header[key]["data_offsets"]
+        dtype = self.dtype_of(key)
+        if reuse_buffer:
+            if self._scratch is None or self._scratch.numel() < end - start:
+                self._scratch = None
+                self._scratch = torch.empty(end - start, dtype=torch.uint8)
+            raw = self._scratch[: end - start]
+        else:
+            raw = torch.empty(end - start, dtype=torch.uint8)
         self.handle.seek(self.data_start + start)
         view, done = memoryview(raw.numpy()), 0
         while done < len(view):
@@ -72,7 +90,8 @@ class TensorReader:
             if not count:
                 raise ValueError(f"the file ends inside tensor {key}: it is truncated")
             done += count
-        return raw.view(dtype).reshape(info["shape"])
+        return raw.view(dtype).reshape(self.header[key]["shape"])
 
     def close(self) -> None:
+        self._scratch = None
         self.handle.close()
