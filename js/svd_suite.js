@@ -134,27 +134,39 @@ function showPlayer(node, item) {
   return media;
 }
 
+function showsFile(element, filename) {
+  return Boolean(element?.src) && decodeURIComponent(element.src).includes(`filename=${filename}`);
+}
+
 /** The frontend's own <video> for this node's `images` output, if it has made one. */
 function nativeVideo(node, filename) {
   const videos = node.videoContainer?.querySelectorAll?.("video") ?? [];
-  for (const video of videos) {
-    if (!filename || decodeURIComponent(video.src).includes(`filename=${filename}`)) return video;
-  }
-  return null;
+  return [...videos].find((video) => showsFile(video, filename)) ?? null;
+}
+
+/** True when the frontend previews this file as an image itself (animated webp, png frames). */
+function nativeImage(node, filename) {
+  return (node.imgs ?? []).some((img) => showsFile(img, filename) && img.naturalWidth > 0);
 }
 
 /**
- * SaveVideo: keep exactly one playable video. Prefer the frontend's native player (it knows the
- * node's size and gallery); show ours only when the native one has not appeared in time (older
- * frontends, or formats it does not play), and drop ours if the native one turns up later.
+ * SaveVideo: keep exactly one preview. Prefer the frontend's own (its <video> for mp4/webm, its
+ * <img> for animated webp); show ours only when none has appeared in time (older frontends, or gif,
+ * which frontend 1.32.9 tries to play as a video and fails), and drop ours if one turns up later.
  */
 function ensureSingleSaveVideoPlayer(node, item) {
   clearInterval(node.svdSuiteWatch);
   const started = Date.now();
+  const dropOurs = () => {
+    if (!widgetOf(node, PLAYER_WIDGET)) return;
+    removeWidget(node, PLAYER_WIDGET);
+    redraw(node);
+  };
   const check = () => {
     const elapsed = Date.now() - started;
     const native = nativeVideo(node, item.filename);
     if (native) {
+      if (node.videoContainer) node.videoContainer.style.display = "";
       if (!native.dataset.svdSuiteConfigured) {
         native.dataset.svdSuiteConfigured = "1";
         configureVideo(native);
@@ -165,15 +177,14 @@ function ensureSingleSaveVideoPlayer(node, item) {
         fitNode(node);
         redraw(node);
       }
-      if (widgetOf(node, PLAYER_WIDGET)) {
-        removeWidget(node, PLAYER_WIDGET);
-        redraw(node);
-      }
-    } else if (elapsed >= NATIVE_GRACE_MS && !widgetOf(node, PLAYER_WIDGET)) {
-      showPlayer(node, item);
+      dropOurs();
+    } else if (nativeImage(node, item.filename)) {
+      dropOurs();
     } else if (elapsed >= NATIVE_GRACE_MS) {
-      const ours = widgetOf(node, PLAYER_WIDGET).element.querySelector(".svd-suite-player");
+      const ours = widgetOf(node, PLAYER_WIDGET)?.element.querySelector(".svd-suite-player");
       if (ours?.dataset.filename !== item.filename) showPlayer(node, item);
+      // A previous run's native video would otherwise play beside ours.
+      if (node.videoContainer) node.videoContainer.style.display = "none";
     }
     if (elapsed >= NATIVE_WATCH_MS) clearInterval(node.svdSuiteWatch);
   };

@@ -45,6 +45,21 @@ NODE_VIDEOS_JS = """(id) => {
   }));
 }"""
 
+# Every preview a user can see in one node: visible <video>/<img> in its DOM widgets, and the
+# images the frontend draws on the canvas itself (node.imgs).
+NODE_PREVIEWS_JS = """(id) => {
+  const node = window.app.graph.getNodeById(id);
+  const found = new Set();
+  for (const w of node?.widgets ?? []) w.element?.querySelectorAll?.('video, img').forEach(e => found.add(e));
+  node?.videoContainer?.querySelectorAll?.('video').forEach(v => found.add(v));
+  const shown = [...found].filter(e => e.isConnected && e.getClientRects().length > 0 && e.src);
+  for (const img of node?.imgs ?? []) if (!found.has(img)) shown.push(img);
+  return shown.map(e => ({
+    tag: e.tagName.toLowerCase(), src: decodeURIComponent(e.src), ours: e.classList.contains('svd-suite-player'),
+    loaded: e.tagName === 'VIDEO' ? e.readyState >= 2 : e.complete && e.naturalWidth > 0,
+  }));
+}"""
+
 
 @pytest.fixture(scope="module")
 def browser():
@@ -267,3 +282,30 @@ def test_template_browser_opens_our_template_from_its_card(page):
                   .widgets.find(w => w.name === 'num_frames').value"""
     )
     assert frames == 25
+
+
+# format -> (element, whether it is ours; None: either) expected as the node's single preview.
+# webp after gif: the frontend keeps treating the node as a video node and fails, so ours shows it.
+PREVIEW_BY_FORMAT = {"gif": ("img", True), "webp": ("img", None), "mp4-h264": ("video", False)}
+
+
+def test_save_video_node_shows_one_preview_whatever_the_format(page, comfyui_server):
+    """gif: frontend 1.32.9 cannot play it as the video it takes it for, so ours shows it; webp:
+    the frontend's animated image; mp4 again: the native player, and ours goes away."""
+    load_template(page, "svd_img2vid")
+    set_widgets(page, dict(TINY_WIDGETS, num_frames=4))
+    save_node = node_id_of(page, "SVDSuite_SaveVideo")
+    for format_name, (tag, ours) in PREVIEW_BY_FORMAT.items():
+        set_widgets(page, {"format": format_name})
+        history = queue_and_wait(page, comfyui_server, save_node)
+        filename = history["outputs"][str(save_node)]["images"][0]["filename"]
+        page.wait_for_function(
+            f"([id, name]) => ({NODE_PREVIEWS_JS})(id).some(p => p.src.includes('filename=' + name) && p.loaded)",
+            arg=[save_node, filename],
+            timeout=30_000,
+        )
+        page.wait_for_timeout(3000)  # past the extension's grace period
+        previews = page.evaluate(NODE_PREVIEWS_JS, save_node)
+        assert len(previews) == 1, (format_name, previews)
+        assert f"filename={filename}" in previews[0]["src"], (format_name, previews)
+        assert previews[0]["tag"] == tag and ours in (None, previews[0]["ours"]), (format_name, previews)
