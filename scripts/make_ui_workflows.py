@@ -64,6 +64,7 @@ THUMBNAILS: dict[str, tuple[str, str]] = {
     "remote_replicate": ("Replicate", "hosted SVD"),
     "remote_segmind": ("Segmind", "hosted SVD"),
     "auto_engine": ("Auto engine", "local, then providers"),
+    "svd_long_video": ("Long video", "SVD segments, chained"),  # the extend concern's template
 }
 THUMBNAIL_SIZE = 512
 THUMBNAIL_SOURCE = REPO / "media" / "rocket.jpg"
@@ -342,9 +343,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = args.names or [n for n in TEMPLATES if (API_DIR / f"{n}.json").exists()]
     stale = []
-    for name in names:
+    for name in THUMBNAILS:
         thumbnail = UI_DIR / f"{name}.jpg"
-        if name in THUMBNAILS and not args.check and (args.thumbnails or not thumbnail.exists()):
+        if not (UI_DIR / f"{name}.json").exists() or args.check:
+            continue
+        if args.thumbnails or not thumbnail.exists():
             write_thumbnail(name, thumbnail)
             print(f"wrote {thumbnail.relative_to(REPO)}")
     with object_info_source(args.server) as object_info:
