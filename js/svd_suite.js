@@ -69,11 +69,14 @@ function widgetOf(node, name) {
   return node.widgets?.find((w) => w.name === name);
 }
 
-/** Grow (never shrink) the node so a new widget is not drawn past its bottom edge. */
+/**
+ * Grow the node's height (never its width, never shrink) so a new widget is not drawn past its
+ * bottom edge. Width stays: previews scale to it, and growing it on every run would creep.
+ */
 function fitNode(node) {
-  const wanted = node.computeSize?.();
-  if (!wanted) return;
-  node.setSize?.([Math.max(node.size[0], wanted[0]), Math.max(node.size[1], wanted[1])]);
+  const wanted = node.computeSize?.([node.size[0], node.size[1]]);
+  if (!wanted || wanted[1] <= node.size[1]) return;
+  node.setSize?.([node.size[0], wanted[1]]);
 }
 
 function removeWidget(node, name) {
