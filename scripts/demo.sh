@@ -47,6 +47,9 @@ say "generating $out from $image (model $model)"
 "$venv/bin/svd-suite" img2vid "$image" -o "$out" --server "$url" --model "$model" \
   --width 384 --height 256 --frames 14 --steps 10 ${SVD_SUITE_DEMO_ARGS:-}
 
+stop_cmd="bash scripts/demo.sh --stop"
+[ -n "${SVD_SUITE_DEMO_BASE:-}" ] && stop_cmd="SVD_SUITE_DEMO_BASE=$SVD_SUITE_DEMO_BASE $stop_cmd"
+
 sheet="$("$py" "$repo/scripts/demo_contact_sheet.py" "$out" --input "$image")"
 
 cat <<EOF
@@ -57,5 +60,5 @@ SVD Suite demo finished.
   model:          $model$([ "$model" = svd-tiny-demo ] && echo " (random weights: noise-like motion; put real SVD weights in $base/models/diffusers/stable-video-diffusion-img2vid-xt)")
   ComfyUI UI:     $url  (Workflow > Browse Templates > comfyui-svd-suite)
   server log:     $base/comfyui.log
-  stop server:    bash scripts/demo.sh --stop
+  stop server:    $stop_cmd
 EOF
