@@ -68,8 +68,15 @@ def _rss_mib(field: str) -> float:
     return float("nan")
 
 
+_peak_before_decode: list[float] = []
+
+
 def _reset_peak() -> None:
-    """Reset VmHWM (Linux clear_refs 5) so the decode phase's own peak can be read."""
+    """Reset VmHWM (Linux clear_refs 5) so the decode phase's own peak can be read.
+
+    This also resets ru_maxrss, so the peak so far is remembered and folded back in at the end.
+    """
+    _peak_before_decode.append(_rss_mib("VmHWM"))
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -139,8 +146,10 @@ def child_main(which: str, model_dir: str, settings: str, out: str) -> None:
     frames, start, loaded = (_run_ours if which == "ours" else _run_pipeline)(model_dir, s)
     done = time.perf_counter()
     decode_peak = _rss_mib("VmHWM")
+    peak_kib = max(
+        [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, *(p * 1024 for p in _peak_before_decode)]
+    )
     np.save(out, frames)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
             {
@@ -243,7 +252,8 @@ def print_chunks(variant: str, settings: dict, rows: list[tuple]) -> None:
     for chunk, ours, pipe, dec_o, dec_p in rows:
         print(f"| {chunk} | {ours:.0f} | {pipe:.0f} | {ours / pipe:.3f} | {dec_o:.0f} | {dec_p:.0f} |")
     print(
-        "\ndecode-phase peak = VmHWM reset after the last sampling step (weights still resident count too)."
+        "\npeak RSS = the child's whole-run maximum (ru_maxrss, with the VmHWM read before the decode reset);"
+        "\ndecode-phase peak = VmHWM reset after the last sampling step (resident weights count too)."
     )
 
 
