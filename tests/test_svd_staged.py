@@ -134,3 +134,22 @@ def test_guidance_off_makes_one_unet_call_per_step_and_on_makes_a_batch_of_two(m
     finally:
         handle.remove()
     assert batches == [1, 1, 2, 2]
+
+
+class RaisingBar:
+    def __init__(self, exc):
+        self.exc = exc
+
+    def update_absolute(self, value, total, preview):
+        raise self.exc
+
+
+def test_node_progress_lets_cancel_through_but_swallows_preview_failures():
+    # ComfyUI's progress hook raises its interrupt exception; losing it would ignore Cancel.
+    progress = comfy.InterruptibleProgress(3)
+    progress._bar = RaisingBar(comfy.SVDSuiteInterrupted("cancel"))
+    with pytest.raises(comfy.SVDSuiteInterrupted):
+        progress.update(1)
+    progress._bar = RaisingBar(OSError("preview encoder broke"))
+    progress.update(2)
+    assert progress.value == 2

@@ -25,8 +25,14 @@ class OffsetProgress:
             self.progress.update(self.offset + value, preview=preview)
 
 
+def effective_chunk(model: SVDModel, decode_chunk_size: int) -> int:
+    """The decode chunk actually used: the model's load-time hint (if any) caps the request."""
+    return min(decode_chunk_size, model.decode_chunk_size or decode_chunk_size)
+
+
 def total_progress_steps(model: SVDModel, steps: int, num_frames: int, decode_chunk_size: int) -> int:
-    return steps + decode_steps(num_frames or model.num_frames, decode_chunk_size)
+    """Progress updates image_to_video makes: one per sampling step, one per decoded chunk."""
+    return steps + decode_steps(num_frames or model.num_frames, effective_chunk(model, decode_chunk_size))
 
 
 def image_to_video(

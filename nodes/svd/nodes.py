@@ -6,7 +6,7 @@ from .. import comfy
 from .conditioning import RESIZE_MODES, prepare_conditioning
 from .decoding import decode_latents, decode_steps
 from .discovery import list_svd_models, resolve_model_name
-from .generate import image_to_video, total_progress_steps
+from .generate import effective_chunk, image_to_video, total_progress_steps
 from .loading import DTYPE_CHOICES, load_svd_model
 from .placement import OFFLOAD_CHOICES
 from .sampling import sample_latents
@@ -247,7 +247,9 @@ class SVDSuite_Decode:
 
     def decode(self, svd_model, samples, decode_chunk_size):
         frames = samples["samples"].shape[0] if isinstance(samples, dict) and "samples" in samples else 1
-        progress = comfy.InterruptibleProgress(decode_steps(frames, decode_chunk_size))
+        progress = comfy.InterruptibleProgress(
+            decode_steps(frames, effective_chunk(svd_model, decode_chunk_size))
+        )
         return decode_latents(svd_model, samples, decode_chunk_size, progress=progress)
 
 
