@@ -156,3 +156,17 @@ def test_model_decode_chunk_hint_caps_the_decode_chunk(tiny_svd_dir):
     frames_six, _ = staged_frames(free, image, Case(num_frames=6, decode_chunk_size=6))
     assert torch.equal(frames_capped, frames_two)
     assert not torch.equal(frames_capped, frames_six)
+
+
+def test_released_image_encoder_is_freed_right_after_conditioning(tiny_svd_dir):
+    import weakref
+
+    clear_model_cache()
+    model = load_svd_model(str(tiny_svd_dir))
+    loaded = []
+    original = model.image_encoder_loader
+    model.image_encoder_loader = lambda: loaded.append(original()) or loaded[-1]
+    prepare_conditioning(model, image_tensor(random_image(64, 64)), 64, 64, num_frames=2)
+    alive = weakref.ref(loaded.pop())
+    assert alive() is None, "the CLIP image encoder outlived its conditioning"
+    clear_model_cache()

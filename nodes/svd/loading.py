@@ -85,11 +85,10 @@ def _load_component(folder: str, component: str, fn):
         raise RuntimeError(f"{folder}: could not load {component}/: {type(exc).__name__}: {exc}") from exc
 
 
-def _load_folder(folder: str, dtype, device, offload: str) -> dict:
+def _load_folder(folder: str, dtype, device, offload: str, variants: dict) -> dict:
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
     from transformers import CLIPVisionModelWithProjection
 
-    variants = inspect_svd_folder(folder)
     image_mean, image_std = _read_image_norm(folder)
     with open(os.path.join(folder, "scheduler", "scheduler_config.json"), encoding="utf-8") as f:
         scheduler_config = json.load(f)
@@ -163,7 +162,7 @@ def load_svd_model(
         policy = "none" if policy == "release" else policy  # one file: nothing to reload cheaply
         fingerprint = (os.path.getsize(path), os.stat(path).st_mtime_ns)
     else:
-        inspect_svd_folder(path)  # cheap checks first, also on a cache hit (files may have changed)
+        variants = inspect_svd_folder(path)  # cheap checks first, also on a cache hit (files may change)
         fingerprint = folder_fingerprint(path)
     key = (os.path.realpath(path), str(torch_dtype), policy, str(device), fingerprint)
     with _cache_lock:
@@ -172,7 +171,10 @@ def load_svd_model(
             _cache.move_to_end(key)
             return _with_hint(cached, hint)
         _cache.clear()  # drop the old model before loading the next one: never two in memory
-    parts = (_load_single_file if single else _load_folder)(path, torch_dtype, device, policy)
+    if single:
+        parts = _load_single_file(path, torch_dtype, device, policy)
+    else:
+        parts = _load_folder(path, torch_dtype, device, policy, variants)
     unet, vae = parts["unet"], parts["vae"]
     model = SVDModel(
         unet=unet,

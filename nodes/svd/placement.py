@@ -9,7 +9,6 @@ encoder just for conditioning ("release", the CPU default).
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -87,9 +86,9 @@ def with_image_encoder(model: SVDModel, fn: Callable[[Any], T]) -> T:
         with in_use(model, encoder):
             return fn(encoder)
     finally:
-        if model.offload == "release":
-            encoder = None
-            gc.collect()
+        # Plain modules have no reference cycles: dropping the last reference frees the weights
+        # at once (a gc.collect() here would cost ~0.2 s with diffusers/transformers loaded).
+        encoder = None
 
 
 def _empty_accelerator_cache(device) -> None:
