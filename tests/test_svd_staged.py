@@ -153,3 +153,25 @@ def test_node_progress_lets_cancel_through_but_swallows_preview_failures():
     progress._bar = RaisingBar(OSError("preview encoder broke"))
     progress.update(2)
     assert progress.value == 2
+
+
+def test_fp16_vae_encodes_upcast_and_stays_fp16_for_decoding(model):
+    # The pipeline's force_upcast: an fp16 VAE overflows when encoding, so encode runs in fp32.
+    import copy
+    import dataclasses
+
+    from svd_suite.nodes.svd.conditioning import prepare_conditioning
+    from svd_suite.nodes.svd.sampling import encode_start_latent, make_generator
+
+    vae16 = copy.deepcopy(model.vae).to(torch.float16)
+    model16 = dataclasses.replace(model, vae=vae16)
+    cond = prepare_conditioning(model16, image_tensor(random_image(64, 64)), 64, 64, num_frames=2)
+    dtypes_seen = []
+    handle = vae16.encoder.register_forward_pre_hook(lambda m, args: dtypes_seen.append(args[0].dtype))
+    try:
+        latent = encode_start_latent(model16, cond, make_generator(0, model.device))
+    finally:
+        handle.remove()
+    assert dtypes_seen == [torch.float32]
+    assert vae16.dtype == torch.float16
+    assert latent.dtype == cond.image_embeds.dtype and torch.isfinite(latent).all()
