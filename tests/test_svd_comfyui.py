@@ -207,22 +207,26 @@ def test_unknown_model_name_is_rejected_at_queue_time(comfyui_server):
 def test_non_svd_folder_is_not_offered(comfyui_server):
     folder = comfyui_server.models_dir / "diffusers" / "sd15-not-svd"
     folder.mkdir(exist_ok=True)
-    (folder / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
-    info = requests.get(f"{comfyui_server.url}/object_info/SVDSuite_LoadModel", timeout=30).json()
+    try:
+        (folder / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
+        info = requests.get(f"{comfyui_server.url}/object_info/SVDSuite_LoadModel", timeout=30).json()
+    finally:
+        shutil.rmtree(folder)  # the server is shared with other test files
     choices = info["SVDSuite_LoadModel"]["input"]["required"]["model"][0]
     assert MODEL in choices and "sd15-not-svd" not in choices
 
 
 def test_truncated_weights_fail_in_load_model_naming_the_file(comfyui_server, tiny_svd_dir):
     broken = comfyui_server.models_dir / "diffusers" / "svd-truncated"
-    if not broken.exists():
-        shutil.copytree(tiny_svd_dir, broken)
+    shutil.copytree(tiny_svd_dir, broken)
+    try:
         weights = broken / "unet" / "diffusion_pytorch_model.safetensors"
         weights.write_bytes(weights.read_bytes()[:100_000])
-    prompt = chain_prompt(
-        put_image(comfyui_server, random_image(64, 64)), Case(num_frames=4), model="svd-truncated"
-    )
-    result = run_workflow(comfyui_server.url, prompt, TIMEOUT)
+        image = put_image(comfyui_server, random_image(64, 64))
+        prompt = chain_prompt(image, Case(num_frames=4), model="svd-truncated")
+        result = run_workflow(comfyui_server.url, prompt, TIMEOUT)
+    finally:
+        shutil.rmtree(broken)  # the server is shared with other test files
     assert result.status == "execution_error"
     assert result.error["node_type"] == "SVDSuite_LoadModel"
     message = result.error["exception_message"]
