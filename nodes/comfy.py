@@ -184,14 +184,22 @@ class Progress:
             self._bar = None
 
     def update(self, value: int, preview: Any = None, max_size: int = 512) -> None:
+        """Report progress; lets ComfyUI's Cancel through, swallows any other failure.
+
+        Why re-raise interrupts: ComfyUI's progress hook itself calls
+        throw_exception_if_processing_interrupted(), which clears the flag and raises. Swallowing
+        that would consume the user's Cancel and the node would run to the end.
+        """
         self.value = min(int(value), self.total)
         if self._bar is None:
             return
         payload = ("JPEG", preview, max_size) if preview is not None else None
         try:
             self._bar.update_absolute(self.value, self.total, payload)
-        except Exception as exc:  # a preview must never break a run
-            log.debug("progress update failed: %s", exc)
+        except Exception as exc:
+            if is_interrupt(exc):
+                raise
+            log.debug("progress update failed: %s", exc)  # a broken preview never breaks a run
 
 
 # --------------------------------------------------------------------------- UI messages
@@ -247,24 +255,3 @@ def native_video_type_available() -> bool:
     except Exception:
         return False
 
-
-class InterruptibleProgress(Progress):
-    """A Progress whose update() lets ComfyUI's Cancel through.
-
-    Why: ComfyUI's own progress hook calls throw_exception_if_processing_interrupted(), which
-    clears the interrupt flag and raises. Progress.update swallows every exception (so a broken
-    preview never breaks a run), and with it the user's Cancel: the flag is consumed and the node
-    runs to the end. This subclass re-raises interrupts and swallows only other failures.
-    """
-
-    def update(self, value: int, preview: Any = None, max_size: int = 512) -> None:
-        self.value = min(int(value), self.total)
-        if self._bar is None:
-            return
-        payload = ("JPEG", preview, max_size) if preview is not None else None
-        try:
-            self._bar.update_absolute(self.value, self.total, payload)
-        except Exception as exc:
-            if is_interrupt(exc):
-                raise
-            log.debug("progress update failed: %s", exc)

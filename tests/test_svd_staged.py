@@ -146,7 +146,7 @@ class RaisingBar:
 
 def test_node_progress_lets_cancel_through_but_swallows_preview_failures():
     # ComfyUI's progress hook raises its interrupt exception; losing it would ignore Cancel.
-    progress = comfy.InterruptibleProgress(3)
+    progress = comfy.Progress(3)
     progress._bar = RaisingBar(comfy.SVDSuiteInterrupted("cancel"))
     with pytest.raises(comfy.SVDSuiteInterrupted):
         progress.update(1)

@@ -214,7 +214,7 @@ class SVDSuite_Sampler:
         }
 
     def sample(self, svd_model, conditioning, seed, steps, min_guidance_scale, max_guidance_scale):
-        progress = comfy.InterruptibleProgress(steps)
+        progress = comfy.Progress(steps)
         return (
             sample_latents(
                 svd_model,
@@ -247,7 +247,7 @@ class SVDSuite_Decode:
 
     def decode(self, svd_model, samples, decode_chunk_size):
         frames = samples["samples"].shape[0] if isinstance(samples, dict) and "samples" in samples else 1
-        progress = comfy.InterruptibleProgress(
+        progress = comfy.Progress(
             decode_steps(frames, effective_chunk(svd_model, decode_chunk_size))
         )
         return decode_latents(svd_model, samples, decode_chunk_size, progress=progress)
@@ -270,7 +270,7 @@ class SVDSuite_ImageToVideo:
         total = total_progress_steps(
             svd_model, params["steps"], params["num_frames"], params["decode_chunk_size"]
         )
-        return image_to_video(svd_model, image, progress=comfy.InterruptibleProgress(total), **params)
+        return image_to_video(svd_model, image, progress=comfy.Progress(total), **params)
 
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {
