@@ -33,7 +33,8 @@ model="$("${helper[@]}" prepare --base "$base")"
 "${helper[@]}" start --base "$base" --port "$port" --model "$model"
 
 # Small sizes so a CPU-only first run ends in a minute or two: measured here with the tiny model,
-# 384x256, 14 frames, 10 steps took under 2 minutes on 2 cores shared with other heavy jobs.
+# 384x256, 14 frames, 10 steps: about 20 s end to end on 2 quiet cores, under 2 minutes while the
+# cores were shared with other heavy jobs. A repeated run is answered from ComfyUI's cache.
 # Real weights get the same size; real quality wants 1024x576, 25 steps and a GPU.
 # Override with e.g. SVD_SUITE_DEMO_ARGS="--width 512 --height 320 --steps 20".
 mkdir -p "$repo/demo-output"
