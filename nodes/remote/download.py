@@ -8,8 +8,6 @@ and a half-written file is never visible.
 from __future__ import annotations
 
 import os
-import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import requests
 
 from .. import comfy
+from ..video import naming
 from .config import MAX_DOWNLOAD_BYTES, download_allowed
 from .transport import ProviderError, TransientError, Transport
 
@@ -49,10 +48,13 @@ def sniff(head: bytes) -> tuple[str, str] | None:
     return None
 
 
+def _target(provider: str, ext: str):
+    return naming.resolve_target(f"{SUBFOLDER}/{provider}", comfy.output_directory(), ext)
+
+
 def partial_path(provider: str) -> Path:
-    folder = Path(comfy.output_directory()) / SUBFOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f".{provider}-{uuid.uuid4().hex}.partial"
+    """A hidden temporary path in output/svd-remote/ (same file system as the final name)."""
+    return Path(naming.temp_path(_target(provider, "")))
 
 
 def stream_to_file(
@@ -105,32 +107,11 @@ def check_video(path: Path, label: str) -> tuple[str, str]:
     return kind
 
 
-def _next_index(folder: Path, prefix: str) -> int:
-    pattern = re.compile(rf"^{re.escape(prefix)}_(\d+)\.")
-    numbers = [int(m.group(1)) for name in os.listdir(folder) if (m := pattern.match(name))]
-    return max(numbers, default=0) + 1
-
-
 def file_output(partial: Path, provider: str, ext: str, mime: str) -> SavedVideo:
-    """Give the checked file its final name `svd-remote/<provider>_00001.mp4` without overwriting."""
-    folder = partial.parent
-    index = _next_index(folder, provider)
-    for _ in range(10000):
-        final = folder / f"{provider}_{index:05d}{ext}"
-        try:
-            os.link(partial, final)  # atomic and fails if the name exists
-        except FileExistsError:
-            index += 1
-            continue
-        except OSError:  # no hard links here: reserve the name, then replace atomically
-            try:
-                fd = os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                index += 1
-                continue
-            os.close(fd)
-            os.replace(partial, final)
-            return SavedVideo(str(final), final.name, SUBFOLDER, mime)
-        partial.unlink(missing_ok=True)
-        return SavedVideo(str(final), final.name, SUBFOLDER, mime)
-    raise ProviderError(f"no free output file name for {provider} in {folder}")
+    """Give the checked file its final name `svd-remote/<provider>_00001.mp4` without overwriting.
+
+    Uses the same counter naming and no-replace publication as Save Video (video/naming.py).
+    """
+    target = _target(provider, ext)
+    name = naming.publish(str(partial), target)
+    return SavedVideo(os.path.join(target.folder, name), name, target.subfolder, mime)
