@@ -18,6 +18,7 @@ Run: V=$(bash scripts/env.sh); $V/bin/python bench/bench_video.py [--repeats 5]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -274,7 +275,8 @@ def bench_in_process(repeats: int) -> None:
           f"{repeats} runs each\n")  # fmt: skip
     print("| writer | median s | time / export_to_video | time / core-like | median peak extra RSS MiB |")
     print("|---|---|---|---|---|")
-    labels = {"export_to_video": "diffusers export_to_video (installed backend: OpenCV mp4v, no imageio)",
+    backend = "imageio-ffmpeg, libx264" if importlib.util.find_spec("imageio_ffmpeg") else "OpenCV mp4v, no imageio"
+    labels = {"export_to_video": f"diffusers export_to_video (installed backend: {backend})",
               "core-like": "core's PyAV path restated (libx264 defaults, crf 23)",
               "ours-crf19": "save_video crf 19", "ours-crf23": "save_video crf 23"}  # fmt: skip
     for variant in variants:
