@@ -121,6 +121,16 @@ def test_atomic_write_never_overwrites_and_leaves_no_temp_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "a_1.png"]
 
 
+def test_downloaded_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = write_atomic(tmp_path / "v.mp4", [b"video"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
 def test_atomic_write_failure_leaves_no_half_file(tmp_path):
     def chunks():
         yield b"partial"

@@ -92,6 +92,16 @@ def place_without_overwrite(tmp: Path, target: Path) -> Path:
     raise FileExistsError(f"no free name for {wanted} in {directory}")
 
 
+def _umask_file_mode() -> int:
+    """0666 minus the process umask (read once at import, while nothing else runs)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _umask_file_mode()
+
+
 def write_atomic(target: Path, chunks, overwrite: bool = False) -> Path:
     """Write byte chunks to a temp file beside `target`, then move it into place.
 
@@ -102,6 +112,7 @@ def write_atomic(target: Path, chunks, overwrite: bool = False) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=target.parent)
     tmp = Path(tmp_name)
     try:
+        os.chmod(fd, _FILE_MODE)  # mkstemp makes 0600; outputs should look like any saved file
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:
                 if chunk:
