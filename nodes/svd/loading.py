@@ -104,6 +104,10 @@ def _load_folder(folder: str, dtype, device, offload: str, variants: dict) -> di
         return place_at_load(model.eval().requires_grad_(False), device, offload)
 
     def image_encoder_loader():
+        if offload == "release":
+            streamed = _streamed_image_encoder(folder, variants["image_encoder"], dtype)
+            if streamed is not None:
+                return streamed
         return load(CLIPVisionModelWithProjection, "image_encoder")
 
     return dict(
@@ -115,6 +119,24 @@ def _load_folder(folder: str, dtype, device, offload: str, variants: dict) -> di
         image_mean=image_mean,
         image_std=image_std,
     )
+
+
+def _streamed_image_encoder(folder: str, variant: str | None, dtype):
+    """The CLIP image encoder with weights read block by block while it runs (see streaming.py).
+
+    None when the folder has no safetensors weights for it (e.g. only pytorch_model.bin): then
+    it is loaded whole, as before.
+    """
+    from transformers import CLIPVisionModelWithProjection
+
+    from .streaming import load_streaming
+
+    try:
+        return load_streaming(CLIPVisionModelWithProjection, folder, "image_encoder", "model", variant, dtype)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:
+        raise RuntimeError(f"{folder}: could not load image_encoder/: {type(exc).__name__}: {exc}") from exc
 
 
 def _load_single_file(path: str, dtype, device, offload: str) -> dict:

@@ -247,9 +247,7 @@ class SVDSuite_Decode:
 
     def decode(self, svd_model, samples, decode_chunk_size):
         frames = samples["samples"].shape[0] if isinstance(samples, dict) and "samples" in samples else 1
-        progress = comfy.Progress(
-            decode_steps(frames, effective_chunk(svd_model, decode_chunk_size))
-        )
+        progress = comfy.Progress(decode_steps(frames, effective_chunk(svd_model, decode_chunk_size)))
         return decode_latents(svd_model, samples, decode_chunk_size, progress=progress)
 
 
