@@ -114,17 +114,28 @@ def _rgb_array(frame, width: int, height: int):
     return frame.to_ndarray(**kwargs)
 
 
-def _read_pyav(path, frame_cap, skip_first, every_nth):
+def _open_video_stream(path: str):
+    """(container, first video stream) opened with PyAV; a clear ValueError when it is not a video.
+
+    The caller closes the container (use it in a `with`).
+    """
     import av
 
     try:
         container = av.open(path)
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise _not_a_video(path, f"FFmpeg: {exc.__class__.__name__}") from None
+    if not container.streams.video:
+        container.close()
+        raise _not_a_video(path, "it has no video stream")
+    return container, container.streams.video[0]
+
+
+def _read_pyav(path, frame_cap, skip_first, every_nth):
+    import av
+
+    container, stream = _open_video_stream(path)
     with container:
-        if not container.streams.video:
-            raise _not_a_video(path, "it has no video stream")
-        stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         width, height = stream.codec_context.width, stream.codec_context.height
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(1)
@@ -253,16 +264,8 @@ def probe_video(path: str | os.PathLike) -> dict:
                 }
         except (OSError, SyntaxError, ValueError) as exc:
             raise _not_a_video(path, f"Pillow: {exc}") from None
-    import av
-
-    try:
-        container = av.open(path)
-    except (av.FFmpegError, UnicodeDecodeError) as exc:
-        raise _not_a_video(path, f"FFmpeg: {exc.__class__.__name__}") from None
+    container, stream = _open_video_stream(path)
     with container:
-        if not container.streams.video:
-            raise _not_a_video(path, "it has no video stream")
-        stream = container.streams.video[0]
         frames = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
         context = stream.codec_context
         return {
