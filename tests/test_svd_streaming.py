@@ -63,7 +63,7 @@ def test_cpu_release_policy_streams_the_image_encoder(tiny_svd_dir):
     assert all_on_meta(encoder)
 
 
-def test_a_tensor_missing_from_the_file_is_named(tiny_svd_dir, tmp_path):
+def test_weights_under_other_names_fall_back_to_loading_whole(tiny_svd_dir, tmp_path):
     import shutil
 
     from safetensors.torch import load_file, save_file
@@ -72,11 +72,14 @@ def test_a_tensor_missing_from_the_file_is_named(tiny_svd_dir, tmp_path):
     shutil.copytree(tiny_svd_dir, folder)
     weights = folder / "image_encoder" / "model.safetensors"
     tensors = load_file(weights)
-    missing = next(k for k in tensors if k.startswith("visual_projection"))
-    del tensors[missing]
+    renamed = next(k for k in tensors if k.startswith("visual_projection"))
+    tensors["old_name." + renamed] = tensors.pop(renamed)
     save_file(tensors, weights)
-    streamed = streaming.load_streaming(
-        CLIPVisionModelWithProjection, str(folder), "image_encoder", "model", None, torch.float32
-    )
     with pytest.raises(KeyError, match="visual_projection"):
-        streamed(pixels())
+        streaming.load_streaming(
+            CLIPVisionModelWithProjection, str(folder), "image_encoder", "model", None, torch.float32
+        )
+    clear_model_cache()
+    encoder = load_svd_model(str(folder)).image_encoder_loader()
+    assert not all_on_meta(encoder)  # from_pretrained loaded it whole instead
+    clear_model_cache()

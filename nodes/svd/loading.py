@@ -124,8 +124,9 @@ def _load_folder(folder: str, dtype, device, offload: str, variants: dict) -> di
 def _streamed_image_encoder(folder: str, variant: str | None, dtype):
     """The CLIP image encoder with weights read block by block while it runs (see streaming.py).
 
-    None when the folder has no safetensors weights for it (e.g. only pytorch_model.bin): then
-    it is loaded whole, as before.
+    None when the folder has no safetensors weights for it (e.g. only pytorch_model.bin) or they
+    use other tensor names than this transformers version's model: then from_pretrained loads
+    it whole (and converts names), as before.
     """
     from transformers import CLIPVisionModelWithProjection
 
@@ -133,7 +134,8 @@ def _streamed_image_encoder(folder: str, variant: str | None, dtype):
 
     try:
         return load_streaming(CLIPVisionModelWithProjection, folder, "image_encoder", "model", variant, dtype)
-    except FileNotFoundError:
+    except (FileNotFoundError, KeyError) as exc:
+        log.info("SVD Suite: %s/image_encoder loads whole, not streamed (%s)", folder, exc)
         return None
     except Exception as exc:
         raise RuntimeError(f"{folder}: could not load image_encoder/: {type(exc).__name__}: {exc}") from exc

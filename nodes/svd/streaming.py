@@ -99,8 +99,8 @@ class _UnitLoader:
 def load_streaming(cls, folder: str, subfolder: str, stem: str, variant: str | None, dtype):
     """`cls` built from `folder/subfolder`'s config with weights streamed from its safetensors files.
 
-    Runs on the CPU only (the release policy). Raises like from_pretrained would when the files
-    do not match the model (a missing tensor names itself).
+    Runs on the CPU only (the release policy). KeyError (naming a tensor) when the files do not
+    hold every parameter under the model's own names; FileNotFoundError without safetensors.
     """
     from accelerate import init_empty_weights
 
@@ -114,6 +114,10 @@ def load_streaming(cls, folder: str, subfolder: str, stem: str, variant: str | N
         model = cls(config)
     model = model.to(dtype).eval().requires_grad_(False)
     files = weight_files(component, stem, variant)
+    missing = [name for name, _ in model.named_parameters() if name not in files]
+    if missing:
+        # e.g. a file saved under other tensor names that from_pretrained would convert
+        raise KeyError(f"weights file has no tensor {missing[0]!r} ({len(missing)} missing)")
     for prefix, unit in _units(model):
         loader = _UnitLoader(prefix, files, dtype)
         unit.register_forward_pre_hook(loader.load)
