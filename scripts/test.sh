@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# README's test command: sets up the pinned environment (once, cached), then lint + all tests.
+# README's test command: sets up the pinned environments (once, cached), then lint + all tests
+# against both supported ComfyUI servers (0.3.75 and 0.33.0).
 # Extra arguments go to pytest (e.g. scripts/test.sh -k video).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 venv="$(bash scripts/env.sh)"
 py="$venv/bin/python"
-export PATH="$venv/bin:$PATH"
+# Today's ComfyUI runs from a venv of its own; the harness starts it from there.
+SVD_SUITE_COMFYUI_033_VENV="$(bash scripts/env.sh comfyui-0.33)"
+export SVD_SUITE_COMFYUI_033_VENV
+# Both servers are part of the run: a missing one fails it rather than skipping quietly.
+export SVD_SUITE_REQUIRE_ALL_COMFYUI=1
 
-# The companion client from this checkout (not editable: the venv is shared between clones).
-"$py" -m pip install -q --no-deps --force-reinstall "$root/client" 2>&1 \
+# The companion client from this checkout, installed beside it (not into the shared venv, which
+# other clones use at the same time): its modules on PYTHONPATH, its svd-suite script on PATH.
+client_site="$root/.test-env/client"
+rm -rf "$client_site"
+"$py" -m pip install -q --no-deps --target "$client_site" "$root/client" 2>&1 \
   | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+export PYTHONPATH="$client_site${PYTHONPATH:+:$PYTHONPATH}"
+export PATH="$client_site/bin:$venv/bin:$PATH"
 
 # Browser tests drive Debian's Chromium (never Playwright's own download).
 bash scripts/ensure-chromium.sh || echo "[test.sh] chromium unavailable: browser tests will be skipped"

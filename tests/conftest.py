@@ -11,7 +11,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
-from support.comfyui import STARTED, prepare_base, start_comfyui  # noqa: E402
+from support.comfyui import COMFYUI_VERSIONS, STARTED, prepare_base, require_install, start_comfyui  # noqa: E402
 from support.pack import load_pack  # noqa: E402
 
 # The fake provider servers (fixture `fake_providers`) live in their own module.
@@ -34,14 +34,25 @@ def tiny_svd_dir(tmp_path_factory) -> Path:
     return save_tiny_svd(tmp_path_factory.mktemp("models") / TINY_MODEL_NAME)
 
 
-@pytest.fixture(scope="session")
-def comfyui_server(tmp_path_factory, tiny_svd_dir, fake_providers):
-    """The real ComfyUI 0.3.75 on 127.0.0.1 with this pack and the tiny model installed.
+@pytest.fixture(scope="session", params=COMFYUI_VERSIONS)
+def comfyui_install(request):
+    """Each ComfyUI we support (0.3.75, 0.33.0): tests that start their own servers use it."""
+    return require_install(request.param)
 
-    Yields a ComfyUIServer (url, base, output_dir, input_dir, log_text()); stopped by PID at the end.
+
+@pytest.fixture(scope="session")
+def comfyui_server(tmp_path_factory, tiny_svd_dir, fake_providers, comfyui_install):
+    """A real ComfyUI on 127.0.0.1 with this pack and the tiny model installed, once per
+    supported version: every test that uses it runs on 0.3.75 and on 0.33.0.
+
+    Yields a ComfyUIServer (url, base, output_dir, input_dir, version, log_text()); stopped by
+    PID at the end.
     """
-    base = prepare_base(tmp_path_factory.mktemp("comfyui"), {f"diffusers/{TINY_MODEL_NAME}": tiny_svd_dir})
-    server = start_comfyui(base, env=dict(fake_providers.env))
+    base = prepare_base(
+        tmp_path_factory.mktemp(f"comfyui-{comfyui_install.version}"),
+        {f"diffusers/{TINY_MODEL_NAME}": tiny_svd_dir},
+    )
+    server = start_comfyui(base, env=dict(fake_providers.env), install=comfyui_install)
     try:
         yield server
     finally:

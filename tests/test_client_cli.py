@@ -22,12 +22,13 @@ _colors = itertools.count(5000)
 
 
 def svd_suite_command() -> list[str]:
-    """The installed console script (scripts/test.sh installs ./client), else the module."""
-    script = Path(sys.executable).parent / "svd-suite"
-    if script.exists():
-        return [str(script)]
+    """The installed console script (scripts/test.sh installs ./client beside the checkout and
+    puts it first on PATH), else the venv's, else the module."""
     found = shutil.which("svd-suite")
-    return [found] if found else [sys.executable, "-m", "svd_suite_client.cli"]
+    if found:
+        return [found]
+    script = Path(sys.executable).parent / "svd-suite"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "svd_suite_client.cli"]
 
 
 def cli(

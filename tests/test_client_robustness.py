@@ -115,13 +115,15 @@ class CuttableProxy:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    """Three private servers, started side by side: `main` (behind the proxy), `second` (the
-    batch's other server) and `doomed` (killed by a test)."""
+def servers(tmp_path_factory, comfyui_install):
+    """Three private servers of one ComfyUI version, started side by side: `main` (behind the
+    proxy), `second` (the batch's other server) and `doomed` (killed by a test)."""
     names = ("main", "second", "doomed")
     with ThreadPoolExecutor(len(names)) as pool:
         futures = [
-            pool.submit(start_comfyui, prepare_base(tmp_path_factory.mktemp(f"client_{n}"))) for n in names
+            pool.submit(start_comfyui, prepare_base(tmp_path_factory.mktemp(f"client_{n}")),
+                        install=comfyui_install)
+            for n in names
         ]
     started, errors = {}, []
     for name, future in zip(names, futures, strict=True):

@@ -410,7 +410,7 @@ def test_real_size_vae_layout_matches_comfyui_svd(comfy_comparison, xt_shapes):
 
 
 @pytest.fixture(scope="module")
-def single_file_server(tiny_export, tmp_path_factory):
+def single_file_server(tiny_export, tmp_path_factory, comfyui_install):
     """A private ComfyUI (the shared one must keep its model list) with two files in
     models/checkpoints: the tiny SVD exported to one file, and an SD-style non-SVD file."""
     from support.comfyui import prepare_base, start_comfyui
@@ -420,7 +420,7 @@ def single_file_server(tiny_export, tmp_path_factory):
     prepare_base(
         base, {"checkpoints/svd_xt_tiny.safetensors": tiny_export[1], "checkpoints/sd15.safetensors": fake_sd}
     )
-    server = start_comfyui(base)
+    server = start_comfyui(base, install=comfyui_install)
     try:
         yield server
     finally:

