@@ -103,7 +103,7 @@ def fakes(fake_providers):
 def test_remote_node_returns_frames_and_shows_the_saved_video(comfyui_server, fakes, node_type):
     result = run_workflow(comfyui_server.url, graph(node_type), timeout=120)
     assert result.status == "execution_success", result.error
-    (video,) = result.outputs["2"]["svd_suite_video"]
+    (video,) = result.outputs["2"]["images"]
     saved = comfyui_server.output_dir / video["subfolder"] / video["filename"]
     assert saved.read_bytes() == fakes.video
     assert video["filename"].startswith(PROVIDER_OF[node_type] + "_") and video["format"] == "video/mp4"
@@ -151,7 +151,7 @@ def test_auto_engine_falls_back_and_reports_skipped_and_failed_engines(comfyui_s
     assert result.status == "execution_success", result.error
     (summary,) = result.outputs["2"]["text"]
     assert "local: skipped" in summary and "fal: failed" in summary and "replicate: used" in summary
-    assert result.outputs["2"]["svd_suite_video"][0]["filename"].startswith("replicate_")
+    assert result.outputs["2"]["images"][0]["filename"].startswith("replicate_")
 
 
 def test_interrupt_during_the_auto_engine_never_falls_back(comfyui_server, fakes):

@@ -234,7 +234,7 @@ def run_twin(server, name: str, object_info: dict):
     prompt = tiny_prompt(name, object_info)
     result = run_workflow(server.url, prompt, timeout=300)
     assert result.status == "execution_success", (result.error or {}).get("exception_message")
-    # SaveVideo reports under "images"; remote nodes also list their download (svd_suite_video).
+    # SaveVideo and the remote nodes both report their video under "images" (+ "animated").
     videos = [p for p in output_files(result, server.output_dir, key="images") if p.suffix == ".mp4"]
     assert len(videos) == 1 and videos[0].is_file(), result.outputs
     return prompt, videos[0]

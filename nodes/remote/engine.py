@@ -93,18 +93,10 @@ class RemoteVideo:
     job_id: str
 
     def ui(self) -> dict:
-        """The node's ui payload, so the front end can show the video on the node."""
-        return {
-            "svd_suite_video": [
-                {
-                    "filename": self.filename,
-                    "subfolder": self.subfolder,
-                    "type": "output",
-                    "format": self.mime,
-                    "fps": self.fps,
-                }
-            ]
-        }
+        """The node's ui payload: `images` + `animated`, as ComfyUI core's SaveVideo reports a
+        video, so every front end (classic canvas and Nodes 2.0) previews it natively."""
+        entry = {"filename": self.filename, "subfolder": self.subfolder, "type": "output", "format": self.mime}
+        return {"images": [entry], "animated": [True]}
 
 
 class _Interrupted(Exception):
