@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -20,7 +21,7 @@ IMAGE = torch.rand(1, 32, 48, 3)
 
 def run(**kwargs):
     kwargs.setdefault("timeout_s", 20)
-    return fal_image_to_video(IMAGE, **kwargs)
+    return asyncio.run(fal_image_to_video(IMAGE, **kwargs))
 
 
 def submits(fake):

@@ -65,7 +65,7 @@ def build_request(
     return payload
 
 
-def segmind_image_to_video(
+async def segmind_image_to_video(
     image,
     fps: int = 7,
     motion: int = 127,
@@ -78,4 +78,4 @@ def segmind_image_to_video(
 ) -> RemoteVideo:
     """Animate `image` with Segmind's SVD endpoint."""
     payload = build_request(image, fps, motion, seed, cond_aug, frames, resize_method)
-    return run_job(SegmindAdapter(), payload, timeout_s, node_id)
+    return await run_job(SegmindAdapter(), payload, timeout_s, node_id)

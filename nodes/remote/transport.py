@@ -90,7 +90,16 @@ def provider_message(response: requests.Response) -> str:
         if body.get("error_type"):
             pieces.append(f"[{body['error_type']}]")
         if pieces:
-            return ": ".join(pieces[:2]) + (" " + " ".join(pieces[2:]) if len(pieces) > 2 else "")
+            text = ": ".join(pieces[:2]) + (" " + " ".join(pieces[2:]) if len(pieces) > 2 else "")
+            # SiliconFlow: {"code": 20012, "message": "...", "data": "..."}: the code and the data too.
+            data = body.get("data")
+            if isinstance(data, str) and data.strip() and data != body.get("message"):
+                text += f" ({data.strip()[:300]})"
+            if body.get("code") is not None:
+                text += f" [code {body['code']}]"
+            return text
+    if isinstance(body, str):  # a bare JSON string, e.g. SiliconFlow's 401 "Invalid token"
+        return body.strip()[:500]
     return json.dumps(body)[:500]
 
 
@@ -126,6 +135,8 @@ class Transport:
         self.provider = provider
         self.label = PROVIDERS[provider].label
         self.key_help = PROVIDERS[provider].key_help
+        self.auth_hint = PROVIDERS[provider].auth_hint
+        self._key = key
         self.redact = Redactor(key)
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
@@ -135,6 +146,10 @@ class Transport:
         adapter = _AbortableAdapter(self._conns, self._lock)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+
+    def fresh(self) -> Transport:
+        """A new session with the same key: for the cancel call after this one's sockets were shut."""
+        return Transport(self.provider, self._key, self._auth)
 
     def request(
         self,
@@ -146,9 +161,10 @@ class Transport:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         stream: bool = False,
         auth: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
         """Send one request; 2xx returns the response, anything else raises (see module doc)."""
-        headers = dict(self._auth) if auth else {}
+        headers = {**(self._auth if auth else {}), **(headers or {})}
         try:
             # Authenticated calls never follow redirects: requests would carry x-api-key to any host.
             response = self.session.request(
@@ -178,6 +194,7 @@ class Transport:
             raise ProviderError(
                 f"{self.label} rejected the API key ({status} {response.reason}: {message}). "
                 f"Check {self.key_help} in the ComfyUI server's environment or the SVD Suite config file."
+                + self.auth_hint
             )
         hint = " (check your account's credits)" if status in (402, 406) else ""
         raise ProviderError(f"{self.label} answered {status} {response.reason}: {message}{hint}")
