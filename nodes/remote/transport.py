@@ -77,7 +77,7 @@ def provider_message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return (response.text or "").strip()[:500] or response.reason or ""
+        return " ".join((response.text or "").split())[:500] or response.reason or ""
     if isinstance(body, dict):
         pieces = []
         if body.get("title"):
@@ -104,7 +104,12 @@ def provider_message(response: requests.Response) -> str:
 
 
 class _AbortableAdapter(HTTPAdapter):
-    """Remembers the connections it hands out, so another thread can shut their sockets."""
+    """Remembers the sockets of the connections it hands out, so another thread can shut them.
+
+    The socket itself is recorded when the connection connects: a response sent with
+    `Connection: close` takes the socket over from its connection (http.client clears
+    `conn.sock`), and a stalled download on such a response must still be abortable.
+    """
 
     def __init__(self, registry: list, lock: threading.Lock):
         self._registry = registry
@@ -119,8 +124,18 @@ class _AbortableAdapter(HTTPAdapter):
 
             def _get_conn(timeout=None):
                 conn = original(timeout=timeout)
+                if not getattr(conn, "_svd_suite_tracked", False):
+                    connect = conn.connect
+
+                    def tracked_connect():
+                        connect()
+                        with lock:
+                            registry.append(conn.sock)
+
+                    conn.connect = tracked_connect
+                    conn._svd_suite_tracked = True
                 with lock:
-                    registry.append(conn)
+                    registry.append(conn)  # a connection reused from the pool: its current socket
                 return conn
 
             pool._get_conn = _get_conn
@@ -190,7 +205,7 @@ class Transport:
                 retry_after_seconds(response.headers.get("Retry-After")),
                 status,
             )
-        if status in (401, 403):
+        if status in (401, 403) and auth:  # a CDN's 401/403 on a result URL is not about our key
             raise ProviderError(
                 f"{self.label} rejected the API key ({status} {response.reason}: {message}). "
                 f"Check {self.key_help} in the ComfyUI server's environment or the SVD Suite config file."
@@ -211,9 +226,9 @@ class Transport:
     def abort(self) -> None:
         """Shut every socket this session opened (unblocks a thread stuck waiting for an answer)."""
         with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            sock = getattr(conn, "sock", None)
+            entries = list(self._conns)
+        for entry in entries:
+            sock = entry if isinstance(entry, socket.socket) else getattr(entry, "sock", None)
             if sock is None:
                 continue
             try:
