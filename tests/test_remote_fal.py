@@ -256,9 +256,10 @@ def test_a_202_result_means_not_done_yet(remote_env):
     remote_env.fal.plan("result_202_once")
     assert run().frame_count == 8
     (job_id,) = remote_env.fal.jobs
-    assert (
-        len(remote_env.fal.seen("GET", f"/fal-ai/stable-video/requests/{job_id}")) >= 2 + 3
-    )  # 2 results + polls
+    result_path = f"/fal-ai/stable-video/requests/{job_id}"
+    assert [r.path for r in remote_env.fal.seen("GET", result_path) if r.path == result_path] == [
+        result_path
+    ] * 2
 
 
 @pytest.mark.parametrize(
