@@ -17,8 +17,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from .adapter import Adapter, Job, Poll, RemoteVideo
 from .config import base_url, same_origin
-from .engine import Adapter, Job, Poll, RemoteVideo, run_job
+from .engine import run_job
 from .media import archive_reference, frames_zip_data_uri, mask_data_uri, png_data_uri
 from .schema import Field, build_payload
 from .transport import ProviderError, TransientError, Transport

@@ -14,8 +14,9 @@ import math
 import re
 from typing import Any
 
+from .adapter import Adapter, Job, Poll, RemoteVideo
 from .config import base_url, same_origin
-from .engine import Adapter, Job, Poll, RemoteVideo, run_job
+from .engine import run_job
 from .media import png_data_uri
 from .schema import Field, build_payload
 from .transport import ProviderError, Transport

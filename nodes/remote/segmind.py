@@ -6,8 +6,9 @@ The image goes as bare base64 (Segmind wants no `data:` prefix).
 
 from __future__ import annotations
 
+from .adapter import Adapter, RemoteVideo
 from .config import base_url
-from .engine import Adapter, RemoteVideo, run_job
+from .engine import run_job
 from .media import png_base64
 from .schema import Field, build_payload
 from .transport import Transport

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .adapter import Adapter, Job, Poll, RemoteVideo
 from .config import base_url
-from .engine import Adapter, Job, Poll, RemoteVideo, run_job
+from .engine import run_job
 from .media import png_data_uri
 from .schema import Field, build_payload
 from .transport import ProviderError, Transport
