@@ -83,10 +83,23 @@ def test_random_seed_makes_the_node_rerun_and_a_fixed_seed_keeps_the_cache():
 
 
 def test_no_input_of_a_remote_node_can_hold_a_key():
-    names = set()
-    for section in SVDSuiteRemoteFal.INPUT_TYPES().values():
-        names.update(section)
-    assert not any("key" in name.lower() or "token" in name.lower() for name in names)
+    from svd_suite.nodes.remote.nodes import NODE_CLASS_MAPPINGS
+
+    assert "SVDSuite_RemoteSiliconFlow" in NODE_CLASS_MAPPINGS
+    for node in NODE_CLASS_MAPPINGS.values():
+        names = set()
+        for section in node.INPUT_TYPES().values():
+            names.update(section)
+        assert not any("key" in name.lower() or "token" in name.lower() for name in names), node
+
+
+def test_remote_node_functions_are_coroutines_so_comfyui_runs_them_side_by_side():
+    import inspect
+
+    from svd_suite.nodes.remote.nodes import NODE_CLASS_MAPPINGS
+
+    for node in NODE_CLASS_MAPPINGS.values():
+        assert inspect.iscoroutinefunction(getattr(node(), node.FUNCTION)), node
 
 
 @pytest.mark.parametrize(

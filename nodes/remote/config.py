@@ -71,8 +71,8 @@ PROVIDERS: dict[str, ProviderConfig] = {
         ("SILICONFLOW_API_KEY",),
         "SVD_SUITE_SILICONFLOW_REGION",
         (("china", "https://api.siliconflow.cn/v1"), ("international", "https://api.siliconflow.com/v1")),
-        " SiliconFlow keys work on the site that issued them: a key from siliconflow.com needs "
-        "SVD_SUITE_SILICONFLOW_REGION=international, one from siliconflow.cn needs china (the default).",
+        " A key from SiliconFlow's international site (siliconflow.com) needs "
+        "SVD_SUITE_SILICONFLOW_REGION=international; the default is china (siliconflow.cn).",
     ),
 }
 REGION_ALIASES = {"cn": "china", "com": "international", "intl": "international", "global": "international"}
