@@ -37,9 +37,7 @@ def test_engines_without_a_key_and_local_without_a_model_are_skipped_and_reporte
 
 
 def test_remote_parameters_are_clamped_to_each_providers_range(remote_env):
-    run_auto(
-        IMAGE, "segmind", fps=7, motion_bucket_id=255, cond_aug=3.0, num_frames=25, timeout_s=20
-    )
+    run_auto(IMAGE, "segmind", fps=7, motion_bucket_id=255, cond_aug=3.0, num_frames=25, timeout_s=20)
     body = remote_env.segmind.seen("POST")[0].json
     assert (body["motion"], body["cond_aug"], body["frames"]) == (180, 1.0, 25)
 

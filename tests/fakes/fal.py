@@ -165,7 +165,13 @@ class FakeFal(FakeProvider):
             )
             return Reply.json(
                 200,
-                {"status": status, **common, "logs": None, "error": error, "error_type": "runner_server_error"},
+                {
+                    "status": status,
+                    **common,
+                    "logs": None,
+                    "error": error,
+                    "error_type": "runner_server_error",
+                },
             )
         if job["fault"] == "job_failed":
             return Reply.json(
@@ -194,7 +200,9 @@ class FakeFal(FakeProvider):
     def _result(self, job: dict) -> Reply:
         if job["fault"] == "result_202_once" and not job.get("result_202"):
             job["result_202"] = True
-            return Reply.json(202, {"status": "IN_PROGRESS", "request_id": job["id"], **job["urls"], "logs": None})
+            return Reply.json(
+                202, {"status": "IN_PROGRESS", "request_id": job["id"], **job["urls"], "logs": None}
+            )
         if job["fault"] == "result_error":
             return Reply.json(
                 422,

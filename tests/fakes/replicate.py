@@ -94,7 +94,11 @@ class FakeReplicate(FakeProvider):
             return problem(422, "Input validation failed", "input_image is required")
         cancel_after = r.headers.get("cancel-after")
         if cancel_after is not None and (parse_duration(cancel_after) or 0) < 5:
-            return problem(422, "Invalid Cancel-After", f"Cancel-After must be a duration of at least 5s: {cancel_after!r}")
+            return problem(
+                422,
+                "Invalid Cancel-After",
+                f"Cancel-After must be a duration of at least 5s: {cancel_after!r}",
+            )
         fault = self.next_fault()
         if fault == "unauthorized":
             return problem(401, "Unauthenticated", "You did not pass a valid authentication token")

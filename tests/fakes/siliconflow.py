@@ -79,7 +79,9 @@ class FakeSiliconFlow(FakeProvider):
         fault = self.plans[0] if self.plans else "ok"
         if fault == "rate_limited" and self.refusals < 1:
             self.refusals += 1
-            return Reply.json(429, {"message": "Request was rejected due to rate limiting."}, {"Retry-After": "1"})
+            return Reply.json(
+                429, {"message": "Request was rejected due to rate limiting."}, {"Retry-After": "1"}
+            )
         if fault == "overloaded" and self.refusals < 2:
             self.refusals += 1
             return coded(503, 50505, "Model service overloaded. Please try again later.")
@@ -123,7 +125,11 @@ class FakeSiliconFlow(FakeProvider):
         if fault == "job_failed":
             return Reply.json(
                 200,
-                {"status": "Failed", "reason": "The prompt did not pass the content safety check", "results": empty},
+                {
+                    "status": "Failed",
+                    "reason": "The prompt did not pass the content safety check",
+                    "results": empty,
+                },
             )
         results = {
             "videos": [{"url": f"{self.url}/files/{job['id']}/out.mp4"}],
