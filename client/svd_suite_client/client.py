@@ -25,6 +25,7 @@ from . import events as ev
 from .api import ServerApi
 from .connection import WebsocketLink
 from .errors import ComfyClientError, ExecutionFailed, Interrupted, PromptRejected, ServerGone, Timeout
+from .events import terminal_from_history
 from .outputs import RunResult
 
 SILENCE_POLL_S = 5.0  # with no event for this long, ask /history (covers lost websocket frames)
@@ -396,26 +397,3 @@ def _accepted(prompt_id: str) -> requests.Response:
     response.status_code = 200
     response._content = json.dumps({"prompt_id": prompt_id, "node_errors": {}}).encode()
     return response
-
-
-def terminal_from_history(prompt_id: str, entry: dict[str, Any]) -> ev.Event | None:
-    """The terminal event a /history entry implies, or None while the prompt is unfinished."""
-    status = (entry or {}).get("status") or {}
-    messages = status.get("messages") or []
-    for kind, data in reversed(messages):
-        if kind == "execution_error":
-            return ev.Error(
-                prompt_id=prompt_id,
-                node_id=str(data.get("node_id")),
-                node_type=data.get("node_type"),
-                message=data.get("exception_message", ""),
-                exception_type=data.get("exception_type", ""),
-                traceback=list(data.get("traceback") or []),
-            )
-        if kind == "execution_interrupted":
-            return ev.Interrupted(
-                prompt_id=prompt_id, node_id=str(data.get("node_id")), node_type=data.get("node_type")
-            )
-    if status.get("completed") or status.get("status_str") == "success":
-        return ev.Success(prompt_id=prompt_id)
-    return None

@@ -79,6 +79,7 @@ class WebsocketLink:
         self._state_lock = threading.Lock()
         self._closed = threading.Event()
         self._ping_sent_at: float | None = None
+        self._heard_at = 0.0  # monotonic time of the last frame
 
     # ---------------------------------------------------------------- life cycle
     @property
@@ -130,8 +131,11 @@ class WebsocketLink:
         except (OSError, websocket.WebSocketException) as exc:
             raise ServerGone(f"cannot open websocket to {self.display} ({type(exc).__name__})") from None
         # The read timeout is the keepalive's clock (websocket-client resumes a frame cut by it).
-        ws.settimeout(self.keepalive_interval)
+        ws.settimeout(
+            None if self.keepalive_interval is None else min(self.keepalive_interval, self.pong_timeout)
+        )
         self._ping_sent_at = None
+        self._heard_at = time.monotonic()
         return ws
 
     @staticmethod
@@ -175,6 +179,7 @@ class WebsocketLink:
         except (OSError, websocket.WebSocketException, AttributeError):
             return False  # AttributeError: the socket was discarded under us (close/drop)
         self._ping_sent_at = None  # any frame shows the connection is alive
+        self._heard_at = time.monotonic()
         if opcode == ABNF.OPCODE_CLOSE:
             return False
         try:
@@ -187,9 +192,12 @@ class WebsocketLink:
         return True
 
     def _keepalive(self, ws: websocket.WebSocket) -> bool:
-        """Nothing heard for a keepalive interval: ping, or give up on an unanswered ping."""
+        """The read timed out: ping after a keepalive interval of silence, or give up on a ping
+        that nothing answered within `pong_timeout`. False when the connection counts as lost."""
         now = time.monotonic()
         if self._ping_sent_at is None:
+            if now - self._heard_at < self.keepalive_interval:
+                return True
             try:
                 ws.ping()
             except (OSError, websocket.WebSocketException):
