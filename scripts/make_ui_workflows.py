@@ -327,7 +327,10 @@ def api_to_ui(prompt: dict, object_info: dict, note: str | None = None, api_name
         "groups": [],
         "config": {},
         # `svd_suite.api` names the API twin: the file name is the title the browser shows.
-        "extra": {"ds": {"scale": 0.8, "offset": [40, 120]}, **({"svd_suite": {"api": api_name}} if api_name else {})},
+        "extra": {
+            "ds": {"scale": 0.8, "offset": [40, 120]},
+            **({"svd_suite": {"api": api_name}} if api_name else {}),
+        },
         "version": 0.4,
     }
 
@@ -347,7 +350,9 @@ def write_thumbnail(name: str, target: Path) -> None:
     draw.rectangle((0, THUMBNAIL_SIZE - band, THUMBNAIL_SIZE, THUMBNAIL_SIZE), fill=(16, 16, 24, 210))
     draw.text((24, THUMBNAIL_SIZE - band + 14), title, font=ImageFont.load_default(size=56), fill="white")
     size = 26  # the largest that fits the width: the description must be read whole
-    while size > 12 and draw.textlength(subtitle, font=ImageFont.load_default(size=size)) > THUMBNAIL_SIZE - 40:
+    while (
+        size > 12 and draw.textlength(subtitle, font=ImageFont.load_default(size=size)) > THUMBNAIL_SIZE - 40
+    ):
         size -= 1
     font = ImageFont.load_default(size=size)
     draw.text((26, THUMBNAIL_SIZE - 46), subtitle, font=font, fill=(200, 210, 255))
