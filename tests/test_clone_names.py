@@ -8,12 +8,12 @@ checkout into such folders and run a piece of the suite there.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.checkout import copy_checkout
 from support.pack import REPO_ROOT
 
 # Tests that go through the root package node in pytest's tree (its setup imports __init__.py).
@@ -22,27 +22,6 @@ SAMPLE = [
     "tests/test_foundation.py::test_pack_exports_comfyui_entry_points",
     "tests/test_client_units.py",
 ]
-
-
-def checkout_files() -> list[str]:
-    """The files a clone would have: tracked plus untracked-but-not-ignored (work in progress)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT, capture_output=True, check=True, timeout=60,
-    ).stdout.decode()  # fmt: skip
-    return [name for name in listed.split("\0") if name and (REPO_ROOT / name).exists()]
-
-
-def copy_checkout(target: Path) -> Path:
-    for name in checkout_files():
-        source = REPO_ROOT / name
-        destination = target / name
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            destination.symlink_to(source.readlink())
-        elif source.is_file():
-            shutil.copy2(source, destination)
-    return target
 
 
 def run_pytest(clone: Path, *args: str) -> subprocess.CompletedProcess:
