@@ -26,6 +26,7 @@ if [ "${1:-}" = "--stop" ]; then
 fi
 
 say "installing the svd-suite client into $venv"
+rm -rf "$repo/client/build"  # setuptools would reuse stale files from an earlier build
 "$py" -m pip install -q --no-deps --force-reinstall "$repo/client" 2>&1 \
   | { grep -v "is ignored: it is neither a file nor a directory" >&2 || true; }
 
