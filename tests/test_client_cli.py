@@ -324,7 +324,9 @@ def done_lines(journal: Path) -> int:
 def test_batch_killed_again_and_again_resumes_without_redoing_or_duplicating(comfyui_server, tmp_path):
     images = tmp_path / "images"
     images.mkdir()
-    names = [f"k{i:02d}.png" for i in range(12)]
+    # Enough images that every run is killed with work left: a warm server turns one around in
+    # tens of milliseconds, so a short batch could end before the second kill.
+    names = [f"k{i:02d}.png" for i in range(40)]
     for i, name in enumerate(names):
         Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(images / name)
     wf = write_workflow(tmp_path, invert_workflow("cli/killed"))
@@ -343,7 +345,7 @@ def test_batch_killed_again_and_again_resumes_without_redoing_or_duplicating(com
             deadline = time.monotonic() + 60
             while process.poll() is None and done_lines(journal) <= before and time.monotonic() < deadline:
                 time.sleep(0.01)
-            time.sleep(chance.uniform(0.0, 0.15))
+            time.sleep(chance.uniform(0.0, 0.05))
             if process.poll() is not None:
                 break
             process.send_signal(signal.SIGKILL)
