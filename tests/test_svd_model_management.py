@@ -98,7 +98,7 @@ def test_sequential_offload_hands_no_weights_over_but_still_gets_room(probe):
 
 @pytest.fixture(scope="module")
 def big_svd_dir(tmp_path_factory) -> Path:
-    """A tiny SVD with a 480 MiB (fp32) UNet, so freeing it stands out of the RSS noise."""
+    """A tiny SVD with a 308 MiB (fp32) UNet, so freeing it stands out of the RSS noise."""
     return save_tiny_svd(tmp_path_factory.mktemp("big") / "svd-big", variant="big_unet")
 
 

@@ -47,10 +47,14 @@ def main(comfy_dir: str, model_dir: str) -> dict:
 
     def run(model):
         image = torch.linspace(0, 1, 64 * 64 * 3).reshape(1, 64, 64, 3)
-        frames, _ = image_to_video(model, image, width=64, height=64, num_frames=2, steps=1, decode_chunk_size=2)
+        frames, _ = image_to_video(
+            model, image, width=64, height=64, num_frames=2, steps=1, decode_chunk_size=2
+        )
         return frames
 
-    theirs = mp.ModelPatcher(torch.nn.Linear(64, 64), load_device=stand_in, offload_device=torch.device("cpu"))
+    theirs = mp.ModelPatcher(
+        torch.nn.Linear(64, 64), load_device=stand_in, offload_device=torch.device("cpu")
+    )
     mm.load_models_gpu([theirs])
     # "none": all three components resident (on a CPU "auto" would stream the image encoder).
     model = load_svd_model(model_dir, offload="none")
