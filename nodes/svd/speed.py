@@ -23,8 +23,8 @@ from typing import Any
 log = logging.getLogger("svd_suite")
 
 SDPA_PROCESSORS = ("AttnProcessor2_0", "FusedAttnProcessor2_0")
-# torch.compile's backend. Tests use "aot_eager" (same graph capture, no code generation:
-# inductor needs ~100 s to compile even the tiny test UNet on two CPU cores).
+# torch.compile's backend. Tests swap in a backend that runs the captured graph without
+# generating code (inductor needs ~100 s to compile even the tiny test UNet on two CPU cores).
 COMPILE_BACKEND = "inductor"
 
 
