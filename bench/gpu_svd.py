@@ -1,7 +1,7 @@
 """GPU benchmark: our staged SVD path vs diffusers' StableVideoDiffusionPipeline at real SVD-XT size.
 
     pip install --no-deps diffusers-0.42.1-py3-none-any.whl && python bench/gpu_svd.py
-    python bench/gpu_svd.py --dry-run        # tiny models on the CPU, seconds (run by the tests)
+    python bench/gpu_svd.py --dry-run        # tiny models on the CPU, under a minute (run by the tests)
 
 Random weights with the real configs (SVD_NOTES §7: UNet 1.52 B, temporal VAE, CLIP ViT-H), so
 every kernel has its real shape and the timings are the real ones without a download; 25 frames
@@ -17,8 +17,9 @@ stage) at the dense fp16 matmul rate measured on this GPU first.
 Needs only torch (>= 2.11), transformers (>= 5.17) and the diffusers wheel: no ComfyUI, PyAV,
 network or Pillow. diffusers imports Pillow and requests at start-up without using them on
 these paths, so where they are missing, inert stand-ins are registered (and said so).
-The pack's own modules are loaded by path from this checkout. A time budget keeps the whole
-run under 8 minutes on one H200: what would not fit is skipped, and the output says so.
+The pack's own modules are loaded by path from this checkout. A time budget (--budget-s) is
+meant to keep the whole run under 8 minutes on one H200: what would not fit by the times
+measured so far is skipped, and the output says so.
 """
 
 from __future__ import annotations

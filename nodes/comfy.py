@@ -326,7 +326,9 @@ def managed_model(module, load_device, offload_device="cpu") -> Any:
     """A ComfyUI ModelPatcher for `module`, or None outside ComfyUI.
 
     The module must be on `offload_device` now; load_managed() moves it to `load_device`.
-    Nothing happens to the module here: the handle only lets ComfyUI count and move it.
+    Nothing happens to the module here: the handle only lets ComfyUI count and move it. A
+    ComfyUI whose ModelPatcher refuses it also gives None (with a warning): the caller then
+    places the module itself, as outside ComfyUI.
     """
     found = _model_management()
     if found is None:
@@ -334,10 +336,14 @@ def managed_model(module, load_device, offload_device="cpu") -> Any:
     import torch
 
     _mm, mp = found
-    holder = _holder_class(module)(module)
-    return mp.ModelPatcher(
-        holder, load_device=torch.device(load_device), offload_device=torch.device(offload_device)
-    )
+    try:
+        holder = _holder_class(module)(module)
+        return mp.ModelPatcher(
+            holder, load_device=torch.device(load_device), offload_device=torch.device(offload_device)
+        )
+    except Exception as exc:
+        log.warning("SVD Suite: ComfyUI's model management cannot hold %s (%s)", type(module).__name__, exc)
+        return None
 
 
 def load_managed(handles, working_bytes: int = 0) -> None:

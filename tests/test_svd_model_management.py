@@ -93,6 +93,11 @@ def test_sequential_offload_hands_no_weights_over_but_still_gets_room(probe):
     assert probe["diff_sequential"] == 0.0
 
 
+def test_a_comfyui_that_refuses_our_components_leaves_placement_to_us(probe):
+    assert probe["refused_handles"] == 0
+    assert probe["diff_refused"] == 0.0
+
+
 # --------------------------------------------------------------------------- POST /free
 
 

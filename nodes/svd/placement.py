@@ -83,7 +83,12 @@ def manage_components(model: SVDModel) -> None:
         if module is None or id(module) in model.handles:
             continue
         handle = comfy.managed_model(module, model.device, "cpu")
-        if handle is None:
+        if handle is None:  # outside ComfyUI, or it refused: our own placement, as without it
+            model.handles.clear()
+            if model.offload == "none" and comfy.manages_models():
+                for part in (model.unet, model.vae, model.image_encoder):
+                    if part is not None:
+                        part.to(model.device)  # place_at_load left it for ComfyUI to move
             return
         model.handles[id(module)] = handle
     if model.offload in ("none", "release"):

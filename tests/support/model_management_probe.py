@@ -109,6 +109,23 @@ def main(comfy_dir: str, model_dir: str) -> dict:
     memory.UNET_VALUES_PER_LATENT_CELL = saved
     report["sequential_after_run_needing_room"] = names()
     report["diff_sequential"] = float((frames - reference).abs().max())
+
+    # A ComfyUI whose ModelPatcher refuses our components: we place them ourselves.
+    from svd_suite.nodes.svd import clear_model_cache
+
+    clear_model_cache()
+
+    def refuse(*args, **kwargs):
+        raise TypeError("ModelPatcher() got an unexpected keyword argument")
+
+    mp.ModelPatcher, real_patcher = refuse, mp.ModelPatcher
+    try:
+        unmanaged = load_svd_model(model_dir, offload="none")
+        frames = run(unmanaged)
+    finally:
+        mp.ModelPatcher = real_patcher
+    report["refused_handles"] = len(unmanaged.handles)
+    report["diff_refused"] = float((frames - reference).abs().max())
     return report
 
 
