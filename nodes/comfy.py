@@ -269,3 +269,143 @@ def native_video_type_available() -> bool:
     except Exception:
         return False
 
+
+# --------------------------------------------------------------------------- model management
+#
+# ComfyUI decides what lives on the GPU: before a model runs it frees room (evicting idle
+# models), and "Unload models" / POST /free unloads everything it knows. Our diffusers
+# components join that bookkeeping as ModelPatchers, the type ComfyUI's own models use, so
+# ComfyUI counts them, makes room for them and can evict them like its own. Only the narrow,
+# stable part of the API is used (ModelPatcher(model, load_device, offload_device),
+# load_models_gpu(..., memory_required, force_full_load), free_memory(bytes, device),
+# current_loaded_models and LoadedModel.model_unload): the same on 0.3.75 and 0.33.0.
+
+_holder_classes: dict[str, type] = {}
+
+
+def _model_management():
+    """(comfy.model_management, comfy.model_patcher) inside ComfyUI, else None."""
+    try:
+        import comfy.model_management as mm  # type: ignore
+        import comfy.model_patcher as mp  # type: ignore
+
+        return mm, mp
+    except Exception:
+        return None
+
+
+def manages_models() -> bool:
+    """True when ComfyUI's model management is there to account for our weights."""
+    return _model_management() is not None
+
+
+def _holder_class(module) -> type:
+    """An nn.Module subclass named after the component, holding it as its only child.
+
+    Why a holder: ModelPatcher records the device on its model (`model.device = ...`), which
+    diffusers and transformers models expose as a read-only property. The holder has a plain
+    attribute, and its class name (e.g. SVDSuiteUNetSpatioTemporalConditionModel) is what
+    ComfyUI's log prints when it loads or unloads it.
+    """
+    import torch
+
+    name = f"SVDSuite{type(module).__name__}"
+    cls = _holder_classes.get(name)
+    if cls is None:
+
+        def __init__(self, component):
+            torch.nn.Module.__init__(self)
+            self.component = component
+
+        cls = type(name, (torch.nn.Module,), {"__init__": __init__})
+        _holder_classes[name] = cls
+    return cls
+
+
+def managed_model(module, load_device, offload_device="cpu") -> Any:
+    """A ComfyUI ModelPatcher for `module`, or None outside ComfyUI.
+
+    The module must be on `offload_device` now; load_managed() moves it to `load_device`.
+    Nothing happens to the module here: the handle only lets ComfyUI count and move it. A
+    ComfyUI whose ModelPatcher refuses it also gives None (with a warning): the caller then
+    places the module itself, as outside ComfyUI.
+    """
+    found = _model_management()
+    if found is None:
+        return None
+    import torch
+
+    _mm, mp = found
+    try:
+        holder = _holder_class(module)(module)
+        return mp.ModelPatcher(
+            holder, load_device=torch.device(load_device), offload_device=torch.device(offload_device)
+        )
+    except Exception as exc:
+        log.warning("SVD Suite: ComfyUI's model management cannot hold %s (%s)", type(module).__name__, exc)
+        return None
+
+
+def load_managed(handles, working_bytes: int = 0) -> None:
+    """Have ComfyUI put these models on their device, first freeing `working_bytes` more.
+
+    ComfyUI evicts its own idle models (and ours) as needed; a model that is already loaded
+    costs nothing. Always a full load: a diffusers module cannot run half on the CPU.
+    """
+    found = _model_management()
+    handles = [h for h in handles if h is not None]
+    if found is None or not handles:
+        return
+    mm, _mp = found
+    mm.load_models_gpu(handles, memory_required=int(working_bytes), force_full_load=True)
+
+
+def unload_managed(handle) -> None:
+    """Move one model back to its offload device and out of ComfyUI's loaded list."""
+    found = _model_management()
+    if found is None or handle is None:
+        return
+    mm, _mp = found
+    for index, loaded in enumerate(list(mm.current_loaded_models)):
+        if loaded.model is handle:
+            mm.current_loaded_models.pop(index)
+            loaded.model_unload()
+            mm.soft_empty_cache()
+            return
+
+
+def free_device_memory(working_bytes: int, device) -> None:
+    """Ask ComfyUI to free `working_bytes` on `device` (evicting idle models); no-op elsewhere.
+
+    For components ComfyUI does not hold (accelerate's sequential offload streams weights).
+    """
+    found = _model_management()
+    if found is None:
+        return
+    import torch
+
+    if torch.device(device) == torch.device("cpu"):  # as load_models_gpu: RAM is not managed
+        return
+    mm, _mp = found
+    mm.free_memory(int(working_bytes), device)
+
+
+def managed_models() -> list[dict]:
+    """What ComfyUI counts as loaded now: [{"name", "device", "bytes"}] (empty outside ComfyUI)."""
+    found = _model_management()
+    if found is None:
+        return []
+    mm, _mp = found
+    listed = []
+    for loaded in list(mm.current_loaded_models):
+        patcher = loaded.model
+        if patcher is None:
+            continue
+        listed.append(
+            {
+                "name": type(patcher.model).__name__,
+                "device": str(loaded.device),
+                "bytes": int(patcher.model_size()),
+            }
+        )
+    return listed

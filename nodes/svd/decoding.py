@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import comfy
+from .memory import decode_working_bytes
 from .placement import in_use
 from .types import SVDModel
 from .validation import check_int
@@ -54,7 +55,8 @@ def decode_latents(
     out = torch.empty((frames, height, width, 3), dtype=torch.float32)
     vae = model.vae
     chunks = range(0, frames, decode_chunk_size)
-    with in_use(model, vae), torch.no_grad():
+    working = decode_working_bytes(vae.dtype, min(decode_chunk_size, frames), height, width)
+    with in_use(model, vae, working), torch.no_grad():
         for done, start in enumerate(chunks, 1):
             comfy.throw_if_interrupted()
             chunk = samples[start : start + decode_chunk_size].to(model.device, vae.dtype)

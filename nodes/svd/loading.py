@@ -11,12 +11,15 @@ import json
 import logging
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any
 
 from .. import comfy
 from .discovery import folder_fingerprint, inspect_svd_folder
-from .placement import place_at_load, resolve_offload
+from .memory import trim_heap_when_freed
+from .placement import manage_components, place_at_load, resolve_offload
+from .speed import SpeedOptions, apply_speed_options
 from .types import SVDModel
 
 log = logging.getLogger("svd_suite")
@@ -27,7 +30,10 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 CACHE_SIZE = 1  # one real SVD-XT is 4-8 GiB: never keep a second one alive for a cache hit
 
-_cache: OrderedDict[tuple, SVDModel] = OrderedDict()
+# Outside ComfyUI the cache holds the model; inside, it holds only a weak reference: ComfyUI's
+# own caches decide how long a model lives (as for its checkpoints), so "Unload models" +
+# "free memory" (POST /free) really frees it, and ours merely avoids a second copy.
+_cache: OrderedDict[tuple, SVDModel | weakref.ref] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -85,7 +91,7 @@ def _load_component(folder: str, component: str, fn):
         raise RuntimeError(f"{folder}: could not load {component}/: {type(exc).__name__}: {exc}") from exc
 
 
-def _load_folder(folder: str, dtype, device, offload: str, variants: dict) -> dict:
+def _load_folder(folder: str, dtype, device, offload: str, variants: dict, options: SpeedOptions) -> dict:
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
     from transformers import CLIPVisionModelWithProjection
 
@@ -101,13 +107,14 @@ def _load_folder(folder: str, dtype, device, offload: str, variants: dict) -> di
                 folder, subfolder=component, variant=variants[component], dtype=dtype
             ),
         )
-        return place_at_load(model.eval().requires_grad_(False), device, offload)
+        model = apply_speed_options(component, model.eval().requires_grad_(False), options)
+        return place_at_load(model, device, offload)
 
     def image_encoder_loader():
         if offload == "release":
             streamed = _streamed_image_encoder(folder, variants["image_encoder"], dtype)
             if streamed is not None:
-                return streamed
+                return apply_speed_options("image_encoder", streamed, options)
         return load(CLIPVisionModelWithProjection, "image_encoder")
 
     return dict(
@@ -141,20 +148,22 @@ def _streamed_image_encoder(folder: str, variant: str | None, dtype):
         raise RuntimeError(f"{folder}: could not load image_encoder/: {type(exc).__name__}: {exc}") from exc
 
 
-def _load_single_file(path: str, dtype, device, offload: str) -> dict:
+def _load_single_file(path: str, dtype, device, offload: str, options: SpeedOptions) -> dict:
     try:
         from .single_file import load_single_file
     except ImportError:
         raise ValueError(
             f"model: {path} is a single-file checkpoint, which this install cannot load"
         ) from None
-    # Offloaded policies keep weights on the CPU between uses, so build them there.
-    build_on = device if offload == "none" else "cpu"
+    # Offloaded policies keep weights on the CPU between uses, so build them there; so does
+    # ComfyUI's model management, which moves them once it has made room.
+    build_on = device if offload == "none" and not comfy.manages_models() else "cpu"
     unet, vae, image_encoder, scheduler_config, image_mean, image_std = load_single_file(
         path, dtype, build_on
     )
     unet, vae, image_encoder = (
-        place_at_load(m.eval().requires_grad_(False), device, offload) for m in (unet, vae, image_encoder)
+        place_at_load(apply_speed_options(name, m.eval().requires_grad_(False), options), device, offload)
+        for name, m in (("unet", unet), ("vae", vae), ("image_encoder", image_encoder))
     )
     return dict(
         unet=unet,
@@ -168,19 +177,32 @@ def _load_single_file(path: str, dtype, device, offload: str) -> dict:
 
 
 def load_svd_model(
-    path: str, dtype: str = "auto", offload: str = "auto", decode_chunk_size: int = 0
+    path: str,
+    dtype: str = "auto",
+    offload: str = "auto",
+    decode_chunk_size: int = 0,
+    channels_last: bool = False,
+    compile_unet: bool = False,
 ) -> SVDModel:
     """Load (or reuse) the SVD model at `path`: a diffusers folder or a single-file checkpoint.
 
-    The same path+dtype+offload (with unchanged files) is loaded once; a call with another
-    decode_chunk_size hint shares the components.
+    The same path+dtype+offload+speed options (with unchanged files) is loaded once; a call with
+    another decode_chunk_size hint shares the components. channels_last and compile_unet are
+    the opt-in speed options of speed.py (same picture within float noise).
     """
     hint = _validate_chunk_hint(decode_chunk_size)
+    options = SpeedOptions(channels_last=channels_last, compile_unet=compile_unet)
     if not isinstance(path, str) or not os.path.exists(path):
         raise ValueError(f"model: {path!r} does not exist")
     device = comfy.torch_device()
     torch_dtype = resolve_dtype(dtype, device)
     policy = resolve_offload(offload, device)
+    if options.compile_unet and policy == "sequential":
+        raise ValueError(
+            "compile_unet: not available with offload 'sequential' (accelerate moves every layer's "
+            "weights inside the forward pass, which torch.compile cannot capture). Use offload "
+            "'none' or 'model', or switch compile_unet off."
+        )
     single = os.path.isfile(path)
     if single:
         policy = "none" if policy == "release" else policy  # one file: nothing to reload cheaply
@@ -188,17 +210,19 @@ def load_svd_model(
     else:
         variants = inspect_svd_folder(path)  # cheap checks first, also on a cache hit (files may change)
         fingerprint = folder_fingerprint(path)
-    key = (os.path.realpath(path), str(torch_dtype), policy, str(device), fingerprint)
+    key = (os.path.realpath(path), str(torch_dtype), policy, str(device), fingerprint, options)
     with _cache_lock:
         cached = _cache.get(key)
+        if isinstance(cached, weakref.ref):
+            cached = cached()
         if cached is not None:
             _cache.move_to_end(key)
             return _with_hint(cached, hint)
         _cache.clear()  # drop the old model before loading the next one: never two in memory
     if single:
-        parts = _load_single_file(path, torch_dtype, device, policy)
+        parts = _load_single_file(path, torch_dtype, device, policy, options)
     else:
-        parts = _load_folder(path, torch_dtype, device, policy, variants)
+        parts = _load_folder(path, torch_dtype, device, policy, variants, options)
     unet, vae = parts["unet"], parts["vae"]
     model = SVDModel(
         unet=unet,
@@ -215,9 +239,13 @@ def load_svd_model(
         num_frames=int(unet.config.num_frames),
         decode_chunk_size=hint,
         source=path,
+        options=options,
     )
+    for component in (unet, vae, model.image_encoder):
+        trim_heap_when_freed(component)
+    manage_components(model)
     with _cache_lock:
-        _cache[key] = model
+        _cache[key] = weakref.ref(model) if comfy.manages_models() else model
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return model

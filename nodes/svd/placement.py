@@ -4,6 +4,13 @@ Kept apart from loading so the sampler and decoder say only "I use the VAE now" 
 decides whether that means nothing (resident), a trip to the accelerator and back ("model"),
 accelerate's per-layer hooks ("sequential", set up once at load), or loading the CLIP image
 encoder just for conditioning ("release", the CPU default).
+
+Inside ComfyUI the resident components are ComfyUI models too (comfy.managed_model): "I use
+the VAE now" then asks ComfyUI to load it, which first frees the VAE's weights plus the stage's
+working memory (evicting idle models, ours included), and reloads it if ComfyUI evicted it since.
+The policies keep their meaning on top: "none" stays loaded until ComfyUI needs the room,
+"model" is unloaded again right after its stage, "sequential" only asks ComfyUI for working
+memory (its weights stay in CPU RAM, streamed by accelerate).
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from .. import comfy
+from .memory import CLIP_WORKING_BYTES
 from .types import SVDModel
 
 log = logging.getLogger("svd_suite")
@@ -47,8 +56,12 @@ def resolve_offload(offload: str, device) -> str:
 
 
 def place_at_load(module: Any, device, offload: str) -> Any:
-    """Put a freshly loaded component where its policy wants it between runs."""
-    if offload == "none":
+    """Put a freshly loaded component where its policy wants it between runs.
+
+    Inside ComfyUI, "none" components stay on the CPU here: manage_components() lets ComfyUI
+    move them, after it has made room.
+    """
+    if offload == "none" and not comfy.manages_models():
         return module.to(device)
     if offload == "sequential":
         from accelerate import cpu_offload
@@ -57,9 +70,48 @@ def place_at_load(module: Any, device, offload: str) -> Any:
     return module  # "model" and "release": stay on the CPU until used
 
 
+def manage_components(model: SVDModel) -> None:
+    """Hand the resident components to ComfyUI's model management (nothing outside ComfyUI).
+
+    "none" and "release" (CPU) components are loaded at once, so ComfyUI counts them from now
+    on; "model" ones only while their stage runs. "sequential" components are not handed over:
+    accelerate keeps their weights in CPU RAM and streams them, so VRAM holds no weights.
+    """
+    if model.offload == "sequential":
+        return
+    for module in (model.unet, model.vae, model.image_encoder):
+        if module is None or id(module) in model.handles:
+            continue
+        handle = comfy.managed_model(module, model.device, "cpu")
+        if handle is None:  # outside ComfyUI, or it refused: our own placement, as without it
+            model.handles.clear()
+            if model.offload == "none" and comfy.manages_models():
+                for part in (model.unet, model.vae, model.image_encoder):
+                    if part is not None:
+                        part.to(model.device)  # place_at_load left it for ComfyUI to move
+            return
+        model.handles[id(module)] = handle
+    if model.offload in ("none", "release"):
+        comfy.load_managed(model.handles.values())
+
+
 @contextlib.contextmanager
-def in_use(model: SVDModel, module: Any) -> Iterator[Any]:
-    """Make `module` runnable on model.device for the duration of the block."""
+def in_use(model: SVDModel, module: Any, working_bytes: int = 0) -> Iterator[Any]:
+    """Make `module` runnable on model.device for the duration of the block.
+
+    `working_bytes`: the stage's activation memory, which ComfyUI frees beside the weights.
+    """
+    handle = model.handles.get(id(module))
+    if handle is not None:
+        comfy.load_managed([handle], working_bytes)
+        try:
+            yield module
+        finally:
+            if model.offload == "model":
+                comfy.unload_managed(handle)
+        return
+    if model.offload == "sequential":
+        comfy.free_device_memory(working_bytes, model.device)
     if model.offload != "model":
         yield module
         return
@@ -83,7 +135,7 @@ def with_image_encoder(model: SVDModel, fn: Callable[[Any], T]) -> T:
             if model.offload != "release":
                 model.image_encoder = encoder
     try:
-        with in_use(model, encoder):
+        with in_use(model, encoder, CLIP_WORKING_BYTES):
             return fn(encoder)
     finally:
         # Plain modules have no reference cycles: dropping the last reference frees the weights

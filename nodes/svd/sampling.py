@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import comfy
+from .memory import encode_working_bytes, sampling_working_bytes
 from .placement import in_use
 from .preview import latent_preview
 from .types import SVDConditioning, SVDModel
@@ -44,7 +45,8 @@ def encode_start_latent(model: SVDModel, cond: SVDConditioning, generator) -> to
     vae = model.vae
     # force_upcast: fp16 VAE encodes in fp32 (overflow), then returns to fp16 for decoding.
     upcast = vae.dtype == torch.float16 and vae.config.force_upcast
-    with model.lock, in_use(model, vae):
+    working = encode_working_bytes(cond.height, cond.width)
+    with model.lock, in_use(model, vae, working):
         if upcast:
             vae.to(dtype=torch.float32)
         try:
@@ -127,7 +129,8 @@ def sample_latents(
     guidance = guidance.to(device, latents.dtype)[..., None, None, None]
 
     unet = model.unet
-    with in_use(model, unet), torch.no_grad():
+    working = sampling_working_bytes(dtype, 2 if guided else 1, frames, shape[3], shape[4])
+    with in_use(model, unet, working), torch.no_grad():
         for i, t in enumerate(scheduler.timesteps):
             comfy.throw_if_interrupted()
             x = torch.cat([latents] * 2) if guided else latents

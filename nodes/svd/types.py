@@ -28,6 +28,9 @@ class SVDModel:
     its weights are the biggest thing a run would otherwise keep alive for nothing), "model"
     (accelerator: each component visits the device only while it runs) or "sequential"
     (accelerator: accelerate streams weights layer by layer).
+
+    `handles` maps id(component) to the ComfyUI ModelPatcher that accounts for it (empty
+    outside ComfyUI and for the sequential policy); `options` are the opt-in speed settings.
     """
 
     unet: Any
@@ -44,6 +47,8 @@ class SVDModel:
     decode_chunk_size: int = 0
     source: str = ""
     image_encoder: Any = None
+    options: Any = None
+    handles: dict = field(default_factory=dict, repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
