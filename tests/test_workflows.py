@@ -295,3 +295,15 @@ def test_api_twin_sets_only_inputs_its_nodes_declare(name, object_info):
         if extra:
             problems.append(f"node {node_id} {node['class_type']}: {extra}")
     assert not problems, "\n".join(problems)
+
+
+def test_ui_templates_are_what_the_generator_writes_for_this_server(comfyui_server):
+    # A node that gains an input needs its templates regenerated (sockets, widget order, size).
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "make_ui_workflows.py"), "--check", "--server", comfyui_server.url],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
