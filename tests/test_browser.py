@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -103,8 +104,10 @@ def renderer(request, comfyui_server):
     return request.param
 
 
-def open_page(browser, server, renderer: str, name: str):
-    """The ComfyUI page in `renderer` with our extensions registered."""
+@contextmanager
+def page_in(browser, server, renderer: str, name: str):
+    """The ComfyUI page in `renderer` with our extensions registered; its screenshot is kept
+    in test-artifacts/<name>.png when the test ends."""
     # The first visit otherwise opens the template dialog over the canvas.
     requests.post(f"{server.url}/api/settings/Comfy.TutorialCompleted", json=True, timeout=10)
     requests.post(f"{server.url}/api/settings/Comfy.VueNodes.Enabled", json=renderer == "vue", timeout=10)
@@ -113,40 +116,34 @@ def open_page(browser, server, renderer: str, name: str):
     tab = context.new_page()
     tab.errors = []
     tab.on("pageerror", lambda error: tab.errors.append(str(error)))
-    tab.goto(server.url)
-    tab.wait_for_function(
-        "(names) => window.app?.graph && names.every(n => window.app.extensions?.some(e => e.name === n))",
-        arg=list(EXTENSIONS),
-        timeout=PAGE_READY_MS,
-    )
-    vue = tab.evaluate("() => window.app.extensionManager.setting.get('Comfy.VueNodes.Enabled')")
-    assert bool(vue) == (renderer == "vue"), f"renderer setting did not take: {vue}"
-    tab.artifact = name
-    return context, tab
+    try:
+        tab.goto(server.url)
+        tab.wait_for_function(
+            "(names) => window.app?.graph && names.every(n => window.app.extensions?.some(e => e.name === n))",
+            arg=list(EXTENSIONS),
+            timeout=PAGE_READY_MS,
+        )
+        vue = tab.evaluate("() => window.app.extensionManager.setting.get('Comfy.VueNodes.Enabled')")
+        assert bool(vue) == (renderer == "vue"), f"renderer setting did not take: {vue}"
+        yield tab
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        context.close()
 
 
 @pytest.fixture
 def page(browser, comfyui_server, renderer, request):
-    """The ComfyUI page in one renderer; a screenshot is kept after each test."""
-    context, tab = open_page(browser, comfyui_server, renderer, request.node.name)
-    try:
+    """The ComfyUI page in one renderer."""
+    with page_in(browser, comfyui_server, renderer, request.node.name) as tab:
         yield tab
-    finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        tab.screenshot(path=str(ARTIFACTS / f"{tab.artifact}.png"))
-        context.close()
 
 
 @pytest.fixture
 def classic_page(browser, comfyui_server, request):
     """The page on the classic canvas, for what does not depend on the renderer."""
-    context, tab = open_page(browser, comfyui_server, "classic", request.node.name)
-    try:
+    with page_in(browser, comfyui_server, "classic", request.node.name) as tab:
         yield tab
-    finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        tab.screenshot(path=str(ARTIFACTS / f"{tab.artifact}.png"))
-        context.close()
 
 
 def load_template(page, name: str) -> None:
