@@ -22,6 +22,7 @@ matches best (sum of squared grey differences over a 5×5 window):
    of a consistent neighbour, choosing the one closest to the background's motion (a
    homography fitted to the consistent motion), since whatever is hidden is behind something.
    Disagreement on flat areas is only ambiguity (any motion matches), so those keep theirs.
+6. Content that DIS sees leaving the frame keeps DIS's motion: it has nothing to match.
 
 A candidate replaces the current one only when its cost is lower by more than the noise of
 8-bit frames, so flat areas, where everything matches equally, keep DIS's smooth field.

@@ -1,19 +1,13 @@
 """Frame interpolation by dense optical flow: k-1 new frames between every pair of frames.
 
-How one in-between frame at time t (0 < t < 1) between frames A and B is made:
-1. Dense flow both ways (A->B and B->A) on 8-bit grey copies, with OpenCV's DIS estimator.
-2. The A->B motion is *forward-splatted* to where each pixel is at time t (A's pixels travel t
-   of their flow, B's pixels 1-t of theirs backwards). Splatting, rather than reading the flow
-   at the same position (the cheap "linear flow" guess), keeps a moving object in one piece
-   instead of a ghosted double image. Where several pixels land on one spot, the one whose
-   colour agrees between A and B wins (a soft z-buffer), so the background does not overwrite
-   a foreground object moving over it.
-3. Spots no pixel reached (holes) get the flow of their surroundings (normalised blur), and
-   failing that the linear-flow guess.
-4. Both neighbours are warped to time t with cv2.remap and blended with weights (1-t, t),
-   each weighted by whether that neighbour actually sees the spot (occlusion): a region that
-   only exists in B (uncovered background) is taken from B alone.
-A pair that the flow cannot explain at all (a scene cut) gets a plain cross-fade instead.
+How the in-betweens between frames A and B are made:
+1. DIS optical flow both ways (A->B, B->A) on 8-bit grey copies. A pair the flow cannot
+   explain at all (a scene cut, a flash) gets a plain cross-fade instead.
+2. The motion is refined both ways by a candidate search that holds up on textured scenes
+   (flow.py: exhaustive block search, propagation, sub-pixel fit, edge and occlusion handling);
+   DIS alone hugged the nearer frame when a small object moved over texture.
+3. Each frame at time t is made by forward-splatting that motion and blending both neighbours
+   where they see the spot (splat.py).
 
 Memory: the output is allocated once and filled pair by pair; only the current pair's frames,
 grey copies and flow fields exist at any time, so long clips stream.
