@@ -1,22 +1,31 @@
-// SVD Suite front-end extension: in-node video preview and remote job status.
+// SVD Suite front-end extension: one video preview per node, and the remote job status line.
 //
-// Why an extension at all: ComfyUI's frontend only previews the `images` list of an output node.
-// Our remote nodes report their file under `svd_suite_video`, and they run for minutes on a
-// provider's queue, so the node shows the provider's state (queue position, elapsed time) while it
-// waits. For SVDSuite_SaveVideo the frontend (1.32.9) already plays `images` + `animated` mp4
-// output natively; there we only make sure exactly one player exists (ours is a fallback).
+// Every node of ours that makes a video (Save Video, the remote nodes, the auto engine) reports
+// its file the way ComfyUI core does: ui `images` + `animated`. The front end draws that preview
+// itself wherever it can — classic canvas and the Vue "Nodes 2.0" renderer — so the native player
+// is the preview. What this file adds:
+// - a fallback player, shown only when the front end drew nothing for the file in time (gif on the
+//   classic canvas, which it takes for a video and fails to play; older front ends), and removed
+//   again the moment a native preview turns up: a node never shows two;
+// - the remote job status line (provider · state · queue position · elapsed), which no front end
+//   knows about: remote jobs wait minutes on a provider's queue.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { fitNode, redraw, removeWidget, textBadge, widgetOf } from "./dom_widgets.js";
 
-const SAVE_VIDEO = "SVDSuite_SaveVideo";
-const REMOTE_NODES = new Set([
+const VIDEO_NODES = new Set([
+  "SVDSuite_SaveVideo",
   "SVDSuite_RemoteFal",
   "SVDSuite_RemoteReplicate",
   "SVDSuite_RemoteSegmind",
+  "SVDSuite_RemoteSiliconFlow",
   "SVDSuite_AutoImageToVideo",
 ]);
 const PLAYER_WIDGET = "svd_suite_player";
 const STATUS_WIDGET = "svd_suite_status";
+// The Vue renderer picks a component by widget type before it looks for a DOM element, so the
+// type must be a name no front-end widget uses ("video" or "text" would not show our element).
+const PLAYER_TYPE = "svd_suite_player";
 const STATUS_EVENT = "svd-suite.job-status";
 // The native preview loads asynchronously; give it this long before ours is shown instead.
 const NATIVE_GRACE_MS = 2500;
@@ -61,31 +70,6 @@ function nodeFromExecutionId(id) {
   return node;
 }
 
-function redraw(node) {
-  (node.graph ?? app.graph)?.setDirtyCanvas(true, true);
-}
-
-function widgetOf(node, name) {
-  return node.widgets?.find((w) => w.name === name);
-}
-
-/**
- * Grow the node's height (never its width, never shrink) so a new widget is not drawn past its
- * bottom edge. Width stays: previews scale to it, and growing it on every run would creep.
- */
-function fitNode(node) {
-  const wanted = node.computeSize?.([node.size[0], node.size[1]]);
-  if (!wanted || wanted[1] <= node.size[1]) return;
-  node.setSize?.([node.size[0], wanted[1]]);
-}
-
-function removeWidget(node, name) {
-  const index = node.widgets?.findIndex((w) => w.name === name) ?? -1;
-  if (index < 0) return;
-  node.widgets[index].onRemove?.();
-  node.widgets.splice(index, 1);
-}
-
 /** Muted + autoplay + loop: a preview should start by itself without sound, like a GIF. */
 function configureVideo(video) {
   video.muted = true;
@@ -97,7 +81,7 @@ function configureVideo(video) {
   video.play?.()?.catch?.(() => {});
 }
 
-/** Our own player widget; replaced in place on every run so a node never holds two. */
+/** Our fallback player widget; replaced in place on every run so a node never holds two. */
 function showPlayer(node, item) {
   const url = viewUrl(item);
   let aspect = 9 / 16;
@@ -105,13 +89,16 @@ function showPlayer(node, item) {
   media.className = "svd-suite-player";
   media.style.cssText = "width:100%;height:100%;object-fit:contain;display:block;";
   media.dataset.filename = item.filename;
+  const onSize = (width, height) => {
+    aspect = width && height ? height / width : aspect;
+    fitNode(node);
+    redraw(node);
+  };
   if (media instanceof HTMLVideoElement) {
     configureVideo(media);
-    media.addEventListener("loadeddata", () => {
-      aspect = media.videoWidth && media.videoHeight ? media.videoHeight / media.videoWidth : aspect;
-      fitNode(node);
-      redraw(node);
-    });
+    media.addEventListener("loadeddata", () => onSize(media.videoWidth, media.videoHeight));
+  } else {
+    media.addEventListener("load", () => onSize(media.naturalWidth, media.naturalHeight));
   }
   media.src = url;
 
@@ -121,8 +108,9 @@ function showPlayer(node, item) {
   } else {
     const container = document.createElement("div");
     container.className = "svd-suite-player-container";
+    container.style.cssText = "width:100%;height:100%;min-height:64px;";
     container.appendChild(media);
-    widget = node.addDOMWidget(PLAYER_WIDGET, "video", container, {
+    widget = node.addDOMWidget(PLAYER_WIDGET, PLAYER_TYPE, container, {
       serialize: false,
       hideOnZoom: false,
     });
@@ -137,27 +125,47 @@ function showPlayer(node, item) {
   return media;
 }
 
-function showsFile(element, filename) {
-  return Boolean(element?.src) && decodeURIComponent(element.src).includes(`filename=${filename}`);
+function showsFile(element, item) {
+  if (!element?.src) return false;
+  try {
+    const params = new URL(element.src, location.href).searchParams;
+    return params.get("filename") === item.filename && (params.get("subfolder") ?? "") === (item.subfolder ?? "");
+  } catch {
+    return false;
+  }
 }
 
-/** The frontend's own <video> for this node's `images` output, if it has made one. */
-function nativeVideo(node, filename) {
-  const videos = node.videoContainer?.querySelectorAll?.("video") ?? [];
-  return [...videos].find((video) => showsFile(video, filename)) ?? null;
+function isOurs(element) {
+  return element.classList.contains("svd-suite-player");
 }
 
-/** True when the frontend previews this file as an image itself (animated webp, png frames). */
-function nativeImage(node, filename) {
-  return (node.imgs ?? []).some((img) => showsFile(img, filename) && img.naturalWidth > 0);
+function loaded(element) {
+  if (element instanceof HTMLVideoElement) return element.readyState >= 2;
+  return element.complete && element.naturalWidth > 0;
 }
 
 /**
- * SaveVideo: keep exactly one preview. Prefer the frontend's own (its <video> for mp4/webm, its
- * <img> for animated webp); show ours only when none has appeared in time (older frontends, or gif,
- * which frontend 1.32.9 tries to play as a video and fails), and drop ours if one turns up later.
+ * The front end's own preview of this file in this node, if it has drawn one:
+ * classic canvas: its <video> in node.videoContainer, or its image in node.imgs;
+ * Vue renderer: a <video>/<img> inside the node's element ([data-node-id]).
  */
-function ensureSingleSaveVideoPlayer(node, item) {
+function nativePreview(node, item) {
+  const candidates = [
+    ...(node.videoContainer?.querySelectorAll?.("video") ?? []),
+    ...(node.imgs ?? []),
+  ];
+  const id = CSS.escape(String(node.id));
+  for (const root of document.querySelectorAll(`[data-node-id="${id}"]`)) {
+    candidates.push(...root.querySelectorAll("video, img"));
+  }
+  return candidates.find((e) => !isOurs(e) && showsFile(e, item) && loaded(e)) ?? null;
+}
+
+/**
+ * Keep exactly one preview of `item` in the node. Prefer the front end's own; show ours only
+ * when none has loaded in time, and drop ours as soon as a native one loads.
+ */
+function ensureSinglePreview(node, item) {
   clearInterval(node.svdSuiteWatch);
   const started = Date.now();
   const dropOurs = () => {
@@ -167,21 +175,16 @@ function ensureSingleSaveVideoPlayer(node, item) {
   };
   const check = () => {
     const elapsed = Date.now() - started;
-    const native = nativeVideo(node, item.filename);
+    const native = nativePreview(node, item);
     if (native) {
       if (node.videoContainer) node.videoContainer.style.display = "";
-      if (!native.dataset.svdSuiteConfigured) {
+      if (native instanceof HTMLVideoElement && !native.dataset.svdSuiteConfigured) {
         native.dataset.svdSuiteConfigured = "1";
         configureVideo(native);
-      }
-      if (native.readyState >= 2 && !native.dataset.svdSuiteFitted) {
-        // The frontend sizes its player but does not grow the node, so the video would overflow.
-        native.dataset.svdSuiteFitted = "1";
+        // The classic canvas sizes its player but does not grow the node, so it would overflow.
         fitNode(node);
         redraw(node);
       }
-      dropOurs();
-    } else if (nativeImage(node, item.filename)) {
       dropOurs();
     } else if (elapsed >= NATIVE_GRACE_MS) {
       const ours = widgetOf(node, PLAYER_WIDGET)?.element.querySelector(".svd-suite-player");
@@ -210,28 +213,10 @@ function formatStatus(data) {
 
 /** A small text badge under the remote node's widgets: provider · state · queue · elapsed. */
 function showStatus(node, data) {
-  let widget = widgetOf(node, STATUS_WIDGET);
-  if (!widget) {
-    const element = document.createElement("div");
-    element.className = "svd-suite-status";
-    element.style.cssText =
-      "font:12px/1.35 monospace;white-space:pre-wrap;overflow:hidden;padding:3px 6px;" +
-      "border-radius:4px;background:rgba(0,0,0,0.35);color:#ddd;";
-    widget = node.addDOMWidget(STATUS_WIDGET, "text", element, {
-      serialize: false,
-      hideOnZoom: false,
-      getMinHeight: () => 46,
-      getMaxHeight: () => 64,
-    });
-    widget.serialize = false;
-    fitNode(node);
-  }
-  const element = widget.element;
-  element.textContent = formatStatus(data);
+  const colour = data.state === "failed" ? "#f88" : data.state === "done" ? "#8f8" : "#ddd";
+  const element = textBadge(node, STATUS_WIDGET, formatStatus(data), colour);
   element.dataset.state = data.state ?? "";
-  element.style.color = data.state === "failed" ? "#f88" : data.state === "done" ? "#8f8" : "#ddd";
   node.svdSuiteStatus = data;
-  redraw(node);
 }
 
 function onJobStatus(event) {
@@ -249,18 +234,12 @@ app.registerExtension({
   },
 
   async beforeRegisterNodeDef(nodeType, nodeData) {
-    const name = nodeData?.name;
-    if (name !== SAVE_VIDEO && !REMOTE_NODES.has(name)) return;
+    if (!VIDEO_NODES.has(nodeData?.name)) return;
     const onExecuted = nodeType.prototype.onExecuted;
     nodeType.prototype.onExecuted = function (output) {
       const result = onExecuted?.apply(this, arguments);
-      if (name === SAVE_VIDEO) {
-        const item = output?.images?.[0];
-        if (item?.filename) ensureSingleSaveVideoPlayer(this, item);
-      } else {
-        const item = output?.svd_suite_video?.[0];
-        if (item?.filename) showPlayer(this, item);
-      }
+      const item = output?.images?.[0];
+      if (item?.filename) ensureSinglePreview(this, item);
       return result;
     };
   },

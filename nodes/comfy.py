@@ -149,6 +149,20 @@ def throw_if_interrupted() -> None:
     mm.throw_exception_if_processing_interrupted()
 
 
+def raise_interrupt() -> None:
+    """Raise ComfyUI's interrupt exception (ours outside ComfyUI) now, leaving the flag set.
+
+    Why not throw_if_interrupted(): async nodes (the remote ones) wait side by side and each polls
+    the flag; the first to see Cancel must not consume it before the others have (ComfyUI clears
+    it when the next prompt starts), and it must raise even if another node consumed it already.
+    """
+    try:
+        import comfy.model_management as mm  # type: ignore
+    except Exception:
+        raise SVDSuiteInterrupted("interrupted") from None
+    raise mm.InterruptProcessingException()
+
+
 def is_interrupt(exc: BaseException) -> bool:
     """True for ComfyUI's interrupt exception and ours: never retried, never a fallback case."""
     if isinstance(exc, SVDSuiteInterrupted):

@@ -26,6 +26,7 @@ if [ "${1:-}" = "--stop" ]; then
 fi
 
 say "installing the svd-suite client into $venv"
+rm -rf "$repo/client/build"  # setuptools would reuse stale files from an earlier build
 "$py" -m pip install -q --no-deps --force-reinstall "$repo/client" 2>&1 \
   | { grep -v "is ignored: it is neither a file nor a directory" >&2 || true; }
 
@@ -53,13 +54,17 @@ stop_cmd="bash scripts/demo.sh --stop"
 
 sheet="$("$py" "$repo/scripts/demo_contact_sheet.py" "$out" --input "$image")"
 
+# The same command again, ready to paste (paths quoted: a clone may be named "svd suite").
+rerun="$(printf '%q ' "$venv/bin/svd-suite" img2vid "$image" -o another.mp4 --server "$url" --model "$model" \
+  --width 384 --height 256 --frames 14 --steps 10)"
 cat <<EOF
 
 SVD Suite demo finished.
   video:          $out
   contact sheet:  $sheet
   model:          $model$([ "$model" = svd-tiny-demo ] && echo " (random weights: noise-like motion; put real SVD weights in $base/models/diffusers/stable-video-diffusion-img2vid-xt)")
-  ComfyUI UI:     $url  (Workflow > Browse Templates > comfyui-svd-suite)
+  run it again:   ${rerun% }
+  ComfyUI UI:     $url  (Workflow > Browse Templates > comfyui-svd-suite; Load SVD Model picks $model)
   server log:     $base/comfyui.log
   stop server:    $stop_cmd
 EOF

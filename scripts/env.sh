@@ -35,8 +35,10 @@ case "$which" in
   comfyui-0.33)
     reqs="$here/comfyui-0.33-requirements.txt"
     nodeps=("$torchaudio_pin")
-    key="$( (cat "$reqs"; printf '%s\n' "${nodeps[@]}" "$comfy033_sha256"; python3 --version) \
-      | sha256sum | cut -c1-12)"
+    pack_reqs="$repo/requirements.txt"
+    pack_pins="$here/comfyui-0.33-pack-pins.txt"
+    key="$( (cat "$reqs" "$pack_reqs" "$pack_pins"; printf '%s\n' "${nodeps[@]}" "$comfy033_sha256"; \
+      python3 --version) | sha256sum | cut -c1-12)"
     venv="${SVD_SUITE_VENV_033:-$cache/venv-comfyui-0.33-$key}"
     ;;
   *)
@@ -111,6 +113,11 @@ if [ "$which" = tests ]; then
 else
   tar xzf "$tarball" -C "$venv"
   [ -f "$venv/ComfyUI-0.33.0/main.py" ] || { log "unpacking $tarball gave no ComfyUI-0.33.0/main.py"; exit 1; }
+  # Then this pack's requirements.txt, as ComfyUI-Manager installs it (pip install -r), on top of
+  # the bare ComfyUI. Both freezes stay in the venv: a test checks the pack only adds packages.
+  "$py" -m pip freeze --all > "$venv/freeze-comfyui.txt"
+  quiet_pip install -q -r "$pack_reqs" -c "$pack_pins"
+  "$py" -m pip freeze --all > "$venv/freeze-with-pack.txt"
 fi
 touch "$venv/.svd-suite-complete"
 log "done"

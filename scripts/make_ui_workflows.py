@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,44 +28,84 @@ REPO = Path(__file__).resolve().parents[1]
 API_DIR = REPO / "workflows" / "api"
 UI_DIR = REPO / "workflows"
 
-# name -> note shown beside the graph (the template browser lists files by name).
-TEMPLATES: dict[str, str] = {
-    "svd_img2vid": (
+
+@dataclass(frozen=True)
+class Template:
+    """What the template browser shows for one API twin (workflows/api/<name>.json).
+
+    ComfyUI lists a pack's templates by file name only: the front end uses the name as the
+    card's title (and, in 1.32.9, again as its description), so the UI file is named by `title`.
+    The thumbnail carries `label` and the one-line `description`; `note` sits beside the graph.
+    """
+
+    title: str
+    label: str
+    description: str
+    note: str
+
+
+TEMPLATES: dict[str, Template] = {
+    "svd_img2vid": Template(
+        "SVD Image to Video (14 frames)",
+        "SVD",
+        "local model · 14 frames",
         "## SVD image to video (14 frames)\n\n"
         "1. Put the diffusers folder of `stabilityai/stable-video-diffusion-img2vid` in "
         "`models/diffusers/` (or `models/svd/`) and pick it in **Load SVD Model**.\n"
         "2. Choose an image in **Input Image**.\n3. Queue. The video plays in **Save Video**.\n\n"
-        "On CPU start small: 512×320, 10 steps."
+        "On CPU start small: 512×320, 10 steps.",
     ),
-    "svd_xt_img2vid": (
+    "svd_xt_img2vid": Template(
+        "SVD-XT Image to Video (25 frames)",
+        "SVD-XT",
+        "local model · 25 frames",
         "## SVD-XT image to video (25 frames)\n\n"
         "Needs `stabilityai/stable-video-diffusion-img2vid-xt` in `models/diffusers/`. "
-        "Same graph as the 14-frame template with 25 frames; expect about twice the time."
+        "Same graph as the 14-frame template with 25 frames; expect about twice the time.",
     ),
-    "remote_fal": (
+    "svd_long_video": Template(
+        "SVD Long Video (chained clips)",
+        "Long video",
+        "local model · clips chained",
+        "## SVD long video\n\nChains SVD clips: each starts from the previous clip's last frame, "
+        "the overlapping frames are cross-faded. Needs a local SVD model (see the 14-frame template).",
+    ),
+    "remote_fal": Template(
+        "SVD on fal.ai (no GPU)",
+        "fal.ai",
+        "hosted SVD · needs FAL_KEY",
         "## SVD on fal.ai\n\nNo GPU needed. Set `FAL_KEY` in the environment ComfyUI starts "
-        "with. The node shows the provider's queue position and elapsed time while it waits."
+        "with. The node shows the provider's queue position and elapsed time while it waits.",
     ),
-    "remote_replicate": (
+    "remote_replicate": Template(
+        "SVD on Replicate (no GPU)",
+        "Replicate",
+        "hosted SVD · needs REPLICATE_API_TOKEN",
         "## SVD on Replicate\n\nSet `REPLICATE_API_TOKEN` in ComfyUI's environment. The node "
-        "shows queue state and elapsed time while the prediction runs."
+        "shows queue state and elapsed time while the prediction runs.",
     ),
-    "remote_segmind": ("## SVD on Segmind\n\nSet `SEGMIND_API_KEY` in ComfyUI's environment."),
-    "auto_engine": (
+    "remote_segmind": Template(
+        "SVD on Segmind (no GPU)",
+        "Segmind",
+        "hosted SVD · needs SEGMIND_API_KEY",
+        "## SVD on Segmind\n\nSet `SEGMIND_API_KEY` in ComfyUI's environment.",
+    ),
+    "remote_siliconflow": Template(
+        "Wan 2.2 Video on SiliconFlow (no GPU)",
+        "SiliconFlow",
+        "hosted Wan 2.2 · needs SILICONFLOW_API_KEY",
+        "## Wan 2.2 image to video on SiliconFlow\n\nSet `SILICONFLOW_API_KEY` in ComfyUI's "
+        "environment (international accounts: also `SVD_SUITE_SILICONFLOW_REGION=international`). "
+        "Describe the motion in **prompt**. SiliconFlow has no cancel: a cancelled job may still "
+        "finish and be billed there.",
+    ),
+    "auto_engine": Template(
+        "SVD Image to Video, Any Engine",
+        "Auto engine",
+        "local model first, then providers",
         "## SVD with automatic engine choice\n\nTries the engines in `engines` order: the local "
-        "model first, then each hosted provider whose key is set."
+        "model first, then each hosted provider whose key is set.",
     ),
-}
-
-# name -> (title, subtitle) printed on the template browser's thumbnail (workflows/<name>.jpg).
-THUMBNAILS: dict[str, tuple[str, str]] = {
-    "svd_img2vid": ("SVD", "14 frames · local"),
-    "svd_xt_img2vid": ("SVD-XT", "25 frames · local"),
-    "remote_fal": ("fal.ai", "hosted SVD"),
-    "remote_replicate": ("Replicate", "hosted SVD"),
-    "remote_segmind": ("Segmind", "hosted SVD"),
-    "auto_engine": ("Auto engine", "local, then providers"),
-    "svd_long_video": ("Long video", "SVD segments, chained"),  # the extend concern's template
 }
 THUMBNAIL_SIZE = 512
 THUMBNAIL_SOURCE = REPO / "media" / "rocket.jpg"
@@ -172,7 +213,7 @@ def node_height(info: dict, class_type: str) -> int:
     return height
 
 
-def api_to_ui(prompt: dict, object_info: dict, note: str | None = None) -> dict:
+def api_to_ui(prompt: dict, object_info: dict, note: str | None = None, api_name: str | None = None) -> dict:
     """The UI-format workflow (frontend schema 0.4) for an API-format prompt."""
     missing = sorted({n["class_type"] for n in prompt.values()} - set(object_info))
     if missing:
@@ -285,16 +326,20 @@ def api_to_ui(prompt: dict, object_info: dict, note: str | None = None) -> dict:
         "links": links,
         "groups": [],
         "config": {},
-        "extra": {"ds": {"scale": 0.8, "offset": [40, 120]}},
+        # `svd_suite.api` names the API twin: the file name is the title the browser shows.
+        "extra": {
+            "ds": {"scale": 0.8, "offset": [40, 120]},
+            **({"svd_suite": {"api": api_name}} if api_name else {}),
+        },
         "version": 0.4,
     }
 
 
 def write_thumbnail(name: str, target: Path) -> None:
-    """The template browser shows `<name>.jpg` beside `<name>.json`: the demo image, labelled."""
+    """The template browser shows `<title>.jpg` beside `<title>.json`: the demo image, labelled."""
     from PIL import Image, ImageDraw, ImageFont
 
-    title, subtitle = THUMBNAILS[name]
+    title, subtitle = TEMPLATES[name].label, TEMPLATES[name].description
     with Image.open(THUMBNAIL_SOURCE) as source:
         side = min(source.size)
         left, top = (source.width - side) // 2, (source.height - side) // 2
@@ -304,7 +349,13 @@ def write_thumbnail(name: str, target: Path) -> None:
     band = int(THUMBNAIL_SIZE * 0.26)
     draw.rectangle((0, THUMBNAIL_SIZE - band, THUMBNAIL_SIZE, THUMBNAIL_SIZE), fill=(16, 16, 24, 210))
     draw.text((24, THUMBNAIL_SIZE - band + 14), title, font=ImageFont.load_default(size=56), fill="white")
-    draw.text((26, THUMBNAIL_SIZE - 46), subtitle, font=ImageFont.load_default(size=28), fill=(200, 210, 255))
+    size = 26  # the largest that fits the width: the description must be read whole
+    while (
+        size > 12 and draw.textlength(subtitle, font=ImageFont.load_default(size=size)) > THUMBNAIL_SIZE - 40
+    ):
+        size -= 1
+    font = ImageFont.load_default(size=size)
+    draw.text((26, THUMBNAIL_SIZE - 46), subtitle, font=font, fill=(200, 210, 255))
     tmp = target.with_suffix(".jpg.tmp")
     image.save(tmp, format="JPEG", quality=85)
     tmp.replace(target)
@@ -331,7 +382,24 @@ def object_info_source(server: str | None) -> Iterator[dict]:
 
 def render(name: str, object_info: dict) -> str:
     prompt = json.loads((API_DIR / f"{name}.json").read_text())
-    return json.dumps(api_to_ui(prompt, object_info, TEMPLATES.get(name)), indent=2) + "\n"
+    return json.dumps(api_to_ui(prompt, object_info, TEMPLATES[name].note, name), indent=2) + "\n"
+
+
+def ui_path(name: str) -> Path:
+    return UI_DIR / f"{TEMPLATES[name].title}.json"
+
+
+def stale_generated_files() -> list[Path]:
+    """UI files (and their thumbnails) this script wrote under a title no template has now."""
+    wanted = {ui_path(name) for name in TEMPLATES}
+    stale = []
+    for path in UI_DIR.glob("*.json"):
+        if path in wanted:
+            continue
+        extra = json.loads(path.read_text()).get("extra") or {}
+        if "svd_suite" in extra or path.stem in TEMPLATES:  # ours, under an old name
+            stale += [path] + [p for p in [path.with_suffix(".jpg")] if p.exists()]
+    return stale
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,21 +410,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"templates to write (default: {', '.join(TEMPLATES)})")
     args = parser.parse_args(argv)
     names = args.names or [n for n in TEMPLATES if (API_DIR / f"{n}.json").exists()]
-    stale = []
-    for name in THUMBNAILS:
-        thumbnail = UI_DIR / f"{name}.jpg"
-        if not (UI_DIR / f"{name}.json").exists() or args.check:
-            continue
-        if args.thumbnails or not thumbnail.exists():
-            write_thumbnail(name, thumbnail)
-            print(f"wrote {thumbnail.relative_to(REPO)}")
+    stale = [p.name for p in stale_generated_files()]
+    if not args.check:
+        for path in stale_generated_files():
+            path.unlink()
+            print(f"removed {path.relative_to(REPO)}")
+        for name in names:
+            thumbnail = ui_path(name).with_suffix(".jpg")
+            if args.thumbnails or not thumbnail.exists():
+                write_thumbnail(name, thumbnail)
+                print(f"wrote {thumbnail.relative_to(REPO)}")
     with object_info_source(args.server) as object_info:
         for name in names:
             text = render(name, object_info)
-            target = UI_DIR / f"{name}.json"
+            target = ui_path(name)
             if target.exists() and target.read_text() == text:
                 continue
-            stale.append(name)
+            stale.append(target.name)
             if not args.check:
                 tmp = target.with_suffix(".json.tmp")
                 tmp.write_text(text)

@@ -15,8 +15,10 @@ export SVD_SUITE_REQUIRE_ALL_COMFYUI=1
 
 # The companion client from this checkout, installed beside it (not into the shared venv, which
 # other clones use at the same time): its modules on PYTHONPATH, its svd-suite script on PATH.
+# setuptools builds in client/build/ and would reuse stale files from there (a module deleted
+# in the checkout would still be installed), so the build starts clean.
 client_site="$root/.test-env/client"
-rm -rf "$client_site"
+rm -rf "$client_site" "$root/client/build"
 "$py" -m pip install -q --no-deps --target "$client_site" "$root/client" 2>&1 \
   | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 export PYTHONPATH="$client_site${PYTHONPATH:+:$PYTHONPATH}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 import requests
 from PIL import Image
 from support.pack import REPO_ROOT
+from support.proxy import CuttableProxy
 
 _colors = itertools.count(5000)
 
@@ -283,6 +285,8 @@ def test_batch_resume_skips_finished_images(comfyui_server, tmp_path):
     assert second.stdout.strip().splitlines()[-1] == "done 1, skipped 2, failed 0"
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert sorted(manifest["done"]) == ["a0.png", "a1.png", "a2.png"]
+    done = [r["image"] for r in journal_records(tmp_path / "out") if r["event"] == "done"]
+    assert sorted(done) == ["a0.png", "a1.png", "a2.png"]  # the first two were not redone
 
 
 def test_batch_records_failures_and_exits_nonzero(comfyui_server, tmp_path):
@@ -304,6 +308,162 @@ def test_batch_records_failures_and_exits_nonzero(comfyui_server, tmp_path):
     assert out.returncode == 6
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert "SaveImage" in manifest["failed"]["only.png"] and manifest["done"] == {}
+
+
+def journal_records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "manifest.jsonl").read_bytes().splitlines()]
+
+
+def done_lines(journal: Path) -> int:
+    try:
+        return journal.read_bytes().count(b'"event": "done"')
+    except FileNotFoundError:
+        return 0
+
+
+def test_batch_killed_again_and_again_resumes_without_redoing_or_duplicating(comfyui_server, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    names = [f"k{i:02d}.png" for i in range(12)]
+    for i, name in enumerate(names):
+        Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(images / name)
+    wf = write_workflow(tmp_path, invert_workflow("cli/killed"))
+    out = tmp_path / "out"
+    journal = out / "manifest.jsonl"
+    command = [*svd_suite_command(), "batch", str(wf), "--images", str(images), "--out", str(out)]
+    command += ["--server", comfyui_server.url, "--resume"]
+    chance = random.Random(15)
+    kills = 0
+    for _ in range(8):
+        before = done_lines(journal)
+        process = subprocess.Popen(
+            command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while process.poll() is None and done_lines(journal) <= before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(chance.uniform(0.0, 0.15))
+            if process.poll() is not None:
+                break
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(30)
+    final = cli(
+        "batch",
+        str(wf),
+        "--images",
+        str(images),
+        "--out",
+        str(out),
+        "--server",
+        comfyui_server.url,
+        "--resume",
+        cwd=tmp_path,
+    )
+    assert final.returncode == 0, final.stderr
+    assert kills >= 2, "the batch finished before it could be killed twice: nothing tested"
+    done = [r["image"] for r in journal_records(out) if r["event"] == "done"]  # every line parses
+    assert sorted(done) == names  # each image recorded exactly once: nothing recorded was redone
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert folders == [Path(n).stem for n in names]  # no image has a second folder, no leftovers
+    assert all(len(list((out / Path(n).stem).iterdir())) == 1 for n in names)
+    summary = json.loads((out / "manifest.json").read_text())
+    assert sorted(summary["done"]) == names and summary["failed"] == {}
+
+
+def test_batch_set_of_an_input_the_node_lacks_fails_before_any_image(comfyui_server, tmp_path, image):
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(image, images / "one.png")
+    wf = write_workflow(tmp_path, invert_workflow("cli/typo"))
+    out = cli(
+        "batch",
+        str(wf),
+        "--images",
+        str(images),
+        "--out",
+        "out",
+        "--server",
+        comfyui_server.url,
+        "--set",
+        "Invert.imagee=1",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2
+    assert "node 2 (ImageInvert) has no input 'imagee' (did you mean 'image'?)" in out.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.is_dir()] == []
+
+
+def test_run_set_of_an_input_the_node_lacks_fails_before_queueing(comfyui_server, tmp_path):
+    wf = write_workflow(tmp_path, invert_workflow())
+    history_before = len(requests.get(f"{comfyui_server.url}/history", timeout=30).json())
+    for assignment, node, names in (
+        ("3.bananna=7", "node 3 (SaveImage) has no input 'bananna'", {"images", "filename_prefix"}),
+        ("Save.filename_prefx=x", "node 3 (SaveImage) has no input 'filename_prefx' (did you mean", None),
+    ):
+        out = cli("run", str(wf), "--server", comfyui_server.url, "--set", assignment, cwd=tmp_path)
+        assert out.returncode == 2
+        [line] = out.stderr.strip().splitlines()
+        assert line.startswith(f"svd-suite: error: cannot set '{assignment}': {node}"), line
+        listed = line.split("closest first: ")[1].split(", ")
+        assert set(listed) == {"images", "filename_prefix"}
+        if names is None:
+            assert listed[0] == "filename_prefix"
+    assert len(requests.get(f"{comfyui_server.url}/history", timeout=30).json()) == history_before
+
+
+def test_run_survives_the_websocket_refused_for_eight_seconds_and_exits_0(comfyui_server, tmp_path):
+    color = next(_colors)
+    prompt = {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 512, "height": 512, "batch_size": 2, "color": color},
+        }
+    }
+    for i in range(4):  # a few seconds of work: it ends while the websocket is still refused
+        prompt[str(i + 2)] = {
+            "class_type": "ImageBlur",
+            "inputs": {"image": [str(i + 1), 0], "blur_radius": 15, "sigma": 1.0},
+        }
+    prompt["99"] = {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "cli/ws"}}
+    wf = write_workflow(tmp_path, prompt)
+    proxy = CuttableProxy(comfyui_server.port)
+    process = subprocess.Popen(
+        [*svd_suite_command(), "run", str(wf), "--server", proxy.url, "--out", "out", "--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        events = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            events.append(json.loads(process.stdout.readline() or "{}"))
+            if events[-1].get("event") == "executing" and events[-1].get("node") == "2":
+                break
+        proxy.refuse_websocket_for(8.0)  # the reconnect budget is 3.1 s
+        rest, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors
+        assert proxy.refuse_websocket, "the websocket was back before the run ended: nothing tested"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        proxy.close()
+    events += [json.loads(line) for line in rest.splitlines()]
+    assert not any(e.get("event") == "executed" for e in events), "the prompt ended before the cut"
+    summary = events[-1]
+    assert summary["status"] == "success" and len(summary["outputs"]) == 2
+    expected = ((color >> 16) & 255, (color >> 8) & 255, color & 255)
+    for path in summary["outputs"]:
+        picture = Image.open(tmp_path / path).convert("RGB")
+        assert picture.size == (512, 512)
+        assert all(abs(a - b) <= 1 for a, b in zip(picture.getpixel((100, 100)), expected, strict=True))
 
 
 def test_img2vid_refuses_to_overwrite_existing_output(tmp_path, image):

@@ -66,6 +66,36 @@ def test_unknown_title_error_lists_titles():
         apply_assignments(graph(), ["Nope.x=1"])
 
 
+def test_input_the_node_lacks_is_refused_naming_its_inputs_closest_first():
+    for target in ("1", "Canvas"):
+        with pytest.raises(WorkflowError) as caught:
+            apply_assignments(graph(), [f"{target}.widht=7"], OBJECT_INFO)
+        text = str(caught.value)
+        assert text.startswith(
+            f"cannot set '{target}.widht=7': node 1 (EmptyImage) has no input 'widht' (did you mean 'width'?)"
+        )
+        listed = text.split("closest first: ")[1].split(", ")
+        assert listed[0] == "width" and sorted(listed) == ["batch_size", "color", "height", "width"]
+        assert "\n" not in text
+
+
+def test_input_with_no_close_match_still_lists_every_input():
+    with pytest.raises(WorkflowError) as caught:
+        apply_assignments(graph(), ["2.bananna=7"], OBJECT_INFO)
+    text = str(caught.value)
+    assert "node 2 (SaveImage) has no input 'bananna'; its inputs, closest first:" in text
+    assert sorted(text.split("closest first: ")[1].split(", ")) == ["filename_prefix", "images"]
+
+
+def test_known_inputs_and_unknown_classes_are_set_as_before():
+    prompt = graph()
+    prompt["4"] = {"class_type": "NotOnThisServer", "inputs": {}}
+    prompt["1"]["inputs"]["custom"] = 1  # a name the graph already has is kept settable
+    apply_assignments(prompt, ["Canvas.width=9", "4.anything=1", "1.custom=2"], OBJECT_INFO)
+    assert (prompt["1"]["inputs"]["width"], prompt["4"]["inputs"]["anything"]) == (9, 1)
+    assert prompt["1"]["inputs"]["custom"] == 2
+
+
 def test_valid_graph_has_no_problems():
     assert validate(graph(), OBJECT_INFO) == []
 

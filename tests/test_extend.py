@@ -14,6 +14,7 @@ import pytest
 import torch
 from support.pack import REPO_ROOT, load_pack
 from support.run_workflow import output_files, run_workflow
+from support.templates import ui_template
 
 load_pack()
 from svd_suite.nodes.comfy import SVDSuiteInterrupted, request_interrupt  # noqa: E402
@@ -322,7 +323,7 @@ def test_real_server_chains_segments_into_one_long_video(comfyui_server):
 
 # --------------------------------------------------------------------------- templates
 
-UI_TEMPLATE = REPO_ROOT / "workflows" / "svd_long_video.json"
+UI_TEMPLATE = ui_template("svd_long_video")
 API_TEMPLATE = REPO_ROOT / "workflows" / "api" / "svd_long_video.json"
 FRONTEND_ONLY = {"MarkdownNote", "Note"}
 SOCKET_WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}

@@ -40,6 +40,14 @@ NODE_INPUTS = {
         "resize_method": "maintain_aspect_ratio",
         "timeout_s": 60,
     },
+    "SVDSuite_RemoteSiliconFlow": {
+        "model": "Wan-AI/Wan2.2-I2V-A14B",
+        "prompt": "a rocket lifts off",
+        "negative_prompt": "",
+        "image_size": "1280x720",
+        "seed": -1,
+        "timeout_s": 60,
+    },
     "SVDSuite_AutoImageToVideo": {
         "engines": "local,fal,replicate,segmind",
         "width": 64,
@@ -59,6 +67,7 @@ PROVIDER_OF = {
     "SVDSuite_RemoteFal": "fal",
     "SVDSuite_RemoteReplicate": "replicate",
     "SVDSuite_RemoteSegmind": "segmind",
+    "SVDSuite_RemoteSiliconFlow": "siliconflow",
 }
 
 
@@ -103,7 +112,7 @@ def fakes(fake_providers):
 def test_remote_node_returns_frames_and_shows_the_saved_video(comfyui_server, fakes, node_type):
     result = run_workflow(comfyui_server.url, graph(node_type), timeout=120)
     assert result.status == "execution_success", result.error
-    (video,) = result.outputs["2"]["svd_suite_video"]
+    (video,) = result.outputs["2"]["images"]
     saved = comfyui_server.output_dir / video["subfolder"] / video["filename"]
     assert saved.read_bytes() == fakes.video
     assert video["filename"].startswith(PROVIDER_OF[node_type] + "_") and video["format"] == "video/mp4"
@@ -151,7 +160,7 @@ def test_auto_engine_falls_back_and_reports_skipped_and_failed_engines(comfyui_s
     assert result.status == "execution_success", result.error
     (summary,) = result.outputs["2"]["text"]
     assert "local: skipped" in summary and "fal: failed" in summary and "replicate: used" in summary
-    assert result.outputs["2"]["svd_suite_video"][0]["filename"].startswith("replicate_")
+    assert result.outputs["2"]["images"][0]["filename"].startswith("replicate_")
 
 
 def test_interrupt_during_the_auto_engine_never_falls_back(comfyui_server, fakes):
@@ -201,3 +210,44 @@ def test_keys_appear_nowhere_in_outputs_history_or_log(comfyui_server, fakes):
         needle = secret.encode()
         leaked = [str(p) for p in files if needle in p.read_bytes()]
         assert not leaked, leaked
+
+
+def test_siliconflow_text_to_video_runs_without_an_image(comfyui_server, fakes):
+    inputs = {**NODE_INPUTS["SVDSuite_RemoteSiliconFlow"], "model": "Wan-AI/Wan2.2-T2V-A14B"}
+    prompt = {
+        "2": {"class_type": "SVDSuite_RemoteSiliconFlow", "inputs": inputs},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+    }
+    result = run_workflow(comfyui_server.url, prompt, timeout=120)
+    assert result.status == "execution_success", result.error
+    assert result.outputs["2"]["images"][0]["filename"].startswith("siliconflow_")
+    assert "image" not in fakes.siliconflow.seen("POST", "/v1/video/submit")[0].json
+
+
+def test_siliconflow_image_to_video_without_an_image_names_the_input(comfyui_server, fakes):
+    prompt = {
+        "2": {"class_type": "SVDSuite_RemoteSiliconFlow", "inputs": NODE_INPUTS["SVDSuite_RemoteSiliconFlow"]}
+    }
+    result = run_workflow(comfyui_server.url, prompt, timeout=120)
+    assert result.status == "execution_error"
+    assert "image: Wan-AI/Wan2.2-I2V-A14B animates an image" in result.error["exception_message"]
+    assert fakes.siliconflow.seen() == []
+
+
+def test_siliconflow_failed_job_reports_its_reason(comfyui_server, fakes):
+    fakes.siliconflow.plan("job_failed")
+    result = run_workflow(comfyui_server.url, graph("SVDSuite_RemoteSiliconFlow"), timeout=120)
+    assert result.status == "execution_error"
+    assert "content safety check" in result.error["exception_message"]
+
+
+def test_interrupt_during_a_siliconflow_job_stops_without_a_cancel_call(comfyui_server, fakes):
+    fake = fakes.siliconflow
+    fake.plan("never")
+    thread, seen = interrupt_when(comfyui_server, fake.has_running_job)
+    result = run_workflow(comfyui_server.url, graph("SVDSuite_RemoteSiliconFlow"), timeout=120)
+    thread.join(5)
+    assert seen.is_set() and result.status == "execution_interrupted"
+    assert all(r.path in ("/v1/video/submit", "/v1/video/status") for r in fake.seen())
+    (job_id,) = fake.jobs
+    assert f"so job {job_id} may still finish" in comfyui_server.log_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -20,7 +21,7 @@ IMAGE = torch.rand(1, 32, 48, 3)
 
 def run(**kwargs):
     kwargs.setdefault("timeout_s", 20)
-    return fal_image_to_video(IMAGE, **kwargs)
+    return asyncio.run(fal_image_to_video(IMAGE, **kwargs))
 
 
 def submits(fake):
@@ -221,3 +222,55 @@ def test_faults_can_be_planned_over_http_for_jobs_from_another_process(remote_en
     assert answer["plans"] == ["job_failed"]
     with pytest.raises(ProviderError, match="CUDA out of memory"):
         run()
+
+
+def test_returned_urls_are_used_as_given(remote_env):
+    remote_env.fal.plan("odd_urls")  # the job lives only under the URLs fal handed back
+    assert run().frame_count == 8
+    (job_id,) = remote_env.fal.jobs
+    assert remote_env.fal.seen("GET", f"/q/{job_id}/status") and remote_env.fal.seen("GET", f"/q/{job_id}")
+    assert not remote_env.fal.seen("GET", "/requests/")
+
+
+def test_cancel_goes_to_the_returned_cancel_url(remote_env):
+    remote_env.fal.plan("odd_urls")
+    remote_env.fal.job_seconds = 30  # keeps running until cancelled
+    with pytest.raises(ProviderError, match="cancel sent"):
+        run(timeout_s=1)
+    (job_id,) = remote_env.fal.jobs
+    assert remote_env.fal.seen("PUT", f"/q/{job_id}/cancel")
+
+
+def test_a_returned_url_on_a_foreign_host_never_gets_the_key(remote_env, monkeypatch):
+    from svd_suite.nodes.remote import fal
+
+    adapter = fal.FalAdapter("fal-ai/stable-video")
+    job = fal.Job("abc", {"status_url": "https://evil.example.com/requests/abc/status"})
+    with pytest.raises(ProviderError, match="unexpected host.*evil.example.com.*not sending the key"):
+        adapter._url(job, "status_url", "/status")
+    job = fal.Job("abc", {"status_url": "https://queue.fal.run/fal-ai/x/requests/abc/status"})
+    assert adapter._url(job, "status_url", "/status") == "https://queue.fal.run/fal-ai/x/requests/abc/status"
+
+
+def test_a_202_result_means_not_done_yet(remote_env):
+    remote_env.fal.plan("result_202_once")
+    assert run().frame_count == 8
+    (job_id,) = remote_env.fal.jobs
+    result_path = f"/fal-ai/stable-video/requests/{job_id}"
+    assert [r.path for r in remote_env.fal.seen("GET", result_path) if r.path == result_path] == [
+        result_path
+    ] * 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("failed_state", "failed: Runner crashed while loading the model \\[runner_server_error\\]"),
+        ("canceled_state", "was cancelled by the provider: Request was cancelled by an administrator"),
+    ],
+)
+def test_terminal_states_other_than_success_end_the_job_with_the_reason(remote_env, fault, message):
+    remote_env.fal.plan(fault)
+    with pytest.raises(ProviderError, match=message):
+        run()
+    assert remote_env.fal.seen("GET", "/files/") == []

@@ -18,13 +18,24 @@ import requests
 from support.comfyui import PACK_FOLDER
 from support.pack import REPO_ROOT
 from support.run_workflow import output_files, run_workflow
+from support.templates import API_DIR, UI_DIR, ui_templates
 
-UI_DIR = REPO_ROOT / "workflows"
-API_DIR = UI_DIR / "api"
 UI_FILES = sorted(UI_DIR.glob("*.json"))
-TWINNED = sorted(p.stem for p in UI_FILES if (API_DIR / p.name).exists())
+UI_OF = ui_templates()  # API twin name -> UI file (named by its title)
+TWINNED = sorted(UI_OF)
 LOCAL_TWINS = ("svd_img2vid", "svd_xt_img2vid", "auto_engine")
-REMOTE_TWINS = ("remote_fal", "remote_replicate", "remote_segmind")
+REMOTE_TWINS = ("remote_fal", "remote_replicate", "remote_segmind", "remote_siliconflow")
+# The template browser shows a UI file's name as its title: words for people, not file stems.
+EXPECTED_TITLES = {
+    "svd_img2vid": "SVD Image to Video (14 frames)",
+    "svd_xt_img2vid": "SVD-XT Image to Video (25 frames)",
+    "svd_long_video": "SVD Long Video (chained clips)",
+    "remote_fal": "SVD on fal.ai (no GPU)",
+    "remote_replicate": "SVD on Replicate (no GPU)",
+    "remote_segmind": "SVD on Segmind (no GPU)",
+    "remote_siliconflow": "Wan 2.2 Video on SiliconFlow (no GPU)",
+    "auto_engine": "SVD Image to Video, Any Engine",
+}
 FRONTEND_ONLY = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 PRIMITIVES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 CONTROL_VALUES = {"fixed", "increment", "decrement", "randomize"}
@@ -120,14 +131,25 @@ def test_template_browser_can_fetch_every_ui_workflow(comfyui_server):
 
 
 def test_template_browser_can_fetch_the_thumbnails(comfyui_server):
-    # The browser shows <name>.jpg from the same route; ours all have one.
-    for name in ("svd_img2vid", "svd_xt_img2vid", "remote_fal", "remote_replicate", "auto_engine"):
-        r = requests.get(f"{comfyui_server.url}/api/workflow_templates/{PACK_FOLDER}/{name}.jpg", timeout=10)
-        assert r.status_code == 200 and r.content[:3] == b"\xff\xd8\xff", name
+    # The browser shows <name>.jpg from the same route (the name URL-quoted); ours all have one.
+    from urllib.parse import quote
+
+    for path in UI_FILES:
+        url = f"{comfyui_server.url}/api/workflow_templates/{PACK_FOLDER}/{quote(path.stem)}.jpg"
+        r = requests.get(url, timeout=10)
+        assert r.status_code == 200 and r.content[:3] == b"\xff\xd8\xff", path.name
 
 
-def test_expected_templates_are_bundled():
-    assert {"svd_img2vid", "svd_xt_img2vid", "remote_fal", "remote_replicate", "auto_engine"} <= set(TWINNED)
+def test_every_template_has_a_human_title_and_an_api_twin():
+    assert {name: path.stem for name, path in UI_OF.items()} == EXPECTED_TITLES
+    for name, path in UI_OF.items():
+        assert (API_DIR / f"{name}.json").is_file(), name
+        # 1.32.9 shows the name again as the description, with - and _ read as spaces.
+        assert "_" not in path.stem, path.name
+
+
+def test_every_api_twin_has_a_template():
+    assert sorted(p.stem for p in API_DIR.glob("*.json")) == TWINNED
 
 
 # --------------------------------------------------------------------------- UI format valid
@@ -176,10 +198,10 @@ def test_ui_workflow_links_join_existing_sockets_of_matching_type(path, object_i
 @pytest.mark.parametrize("name", TWINNED)
 def test_ui_workflow_is_the_same_graph_as_its_api_twin(name, object_info):
     """Name the UI's positional values and follow its links: the result must be the API twin."""
-    ui, api = load(UI_DIR / f"{name}.json"), load(API_DIR / f"{name}.json")
+    ui, api = load(UI_OF[name]), load(API_DIR / f"{name}.json")
     links = {link[0]: link for link in ui["links"]}
     rebuilt = {}
-    for node in ui_nodes(UI_DIR / f"{name}.json"):
+    for node in ui_nodes(UI_OF[name]):
         layout = widget_layout(object_info[node["type"]])
         inputs = {
             n: v
@@ -234,10 +256,14 @@ def run_twin(server, name: str, object_info: dict):
     prompt = tiny_prompt(name, object_info)
     result = run_workflow(server.url, prompt, timeout=300)
     assert result.status == "execution_success", (result.error or {}).get("exception_message")
-    # SaveVideo reports under "images"; remote nodes also list their download (svd_suite_video).
+    # SaveVideo and the remote nodes both report their video under "images" (+ "animated"):
+    # remote graphs list the provider's file (remote node) and Save Video's (the last node).
     videos = [p for p in output_files(result, server.output_dir, key="images") if p.suffix == ".mp4"]
-    assert len(videos) == 1 and videos[0].is_file(), result.outputs
-    return prompt, videos[0]
+    save_nodes = [i for i, n in prompt.items() if n["class_type"] == "SVDSuite_SaveVideo"]
+    [saved] = result.outputs[save_nodes[0]]["images"]
+    saved_path = server.output_dir / saved["subfolder"] / saved["filename"]
+    assert saved_path in videos and all(v.is_file() for v in videos), result.outputs
+    return prompt, saved_path
 
 
 @pytest.mark.parametrize("name", LOCAL_TWINS)

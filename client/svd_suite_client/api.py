@@ -91,6 +91,19 @@ class ServerApi:
             return self._json("GET", "/history")
         return self._json("GET", f"/history/{prompt_id}").get(prompt_id, {})
 
+    def wait_for_server(self, seconds: float) -> bool:
+        """True as soon as /system_stats answers, False when it did not within `seconds`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                self._json("GET", "/system_stats", timeout=max(0.5, min(self.http_timeout, left)))
+                return True
+            except ComfyClientError:
+                if left <= 0:
+                    return False
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
     def queue_state(self) -> dict[str, list[str]]:
         """Prompt ids running and pending on the server: {"running": [...], "pending": [...]}."""
         raw = self._json("GET", "/queue")

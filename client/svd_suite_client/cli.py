@@ -1,8 +1,9 @@
 """`svd-suite` command line: run, batch and img2vid.
 
 Exit codes: 0 success; 1 a node failed while running; 2 bad usage or workflow; 3 the server (or
-client-side validation) rejected the graph; 4 server unreachable or gone; 5 timeout; 6 a batch
-finished with failures; 8 interrupted on the server; 130 Ctrl-C.
+client-side validation) rejected the graph; 4 server unreachable or gone (a batch: every server
+went away, rerun with --resume); 5 timeout; 6 a batch finished with failures; 8 interrupted on
+the server; 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -94,8 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch = commands.add_parser("batch", help="run a workflow for every image of a folder (resumable)")
     batch.add_argument("workflow", help="API-format workflow JSON with one LoadImage node")
     batch.add_argument("--images", required=True, help="folder of input images")
-    batch.add_argument("--out", required=True, help="output folder (holds manifest.json)")
-    batch.add_argument("--resume", action="store_true", help="skip images the manifest lists as done")
+    batch.add_argument("--out", required=True, help="output folder (holds the manifest, manifest.jsonl)")
+    batch.add_argument(
+        "--resume", action="store_true", help="skip images the manifest lists as done (also after a crash)"
+    )
     batch.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.input=VALUE")
     common(batch, many_servers=True)
 
@@ -144,18 +147,20 @@ def cmd_batch(args: argparse.Namespace, reporter) -> int:
         timeout=args.timeout,
         client_options=client_options(args),
     )
+    status = "incomplete" if summary.left else "failed" if summary.failed else "success"
     reporter.summary(
         {
-            "status": "success" if not summary.failed else "failed",
+            "status": status,
             "done": summary.done,
             "skipped": summary.skipped,
             "failed": summary.failed,
+            "not_run": summary.left,
             "per_server": summary.per_server,
         }
     )
     if not args.json:
         print(summary_text(summary))
-    return 0 if not summary.failed else 6
+    return {"incomplete": 4, "failed": 6, "success": 0}[status]
 
 
 def cmd_img2vid(args: argparse.Namespace, reporter) -> int:

@@ -1,10 +1,11 @@
 """The sync client for one ComfyUI server: HTTP calls plus ONE websocket shared by every prompt.
 
-A reader thread owns the websocket and hands each event to the queue of the prompt it belongs to.
-Prompt ids are chosen here and registered before POST /prompt, so no event can arrive for a
-prompt nobody waits for. A dropped websocket is reopened (same clientId, bounded backoff) and
-pending prompts are reconciled from /history; a server that stays unreachable fails every
-waiter with `ServerGone` instead of leaving it to hang.
+The websocket's reader thread (connection.py) hands each event to the queue of the prompt it
+belongs to. Prompt ids are chosen here and registered before POST /prompt, so no event can
+arrive for a prompt nobody waits for. A dropped or silent websocket is reopened in the
+background (same clientId); meanwhile pending prompts are followed over HTTP (/queue,
+/history), and after a reconnect they are reconciled from /history. Only a server whose HTTP
+stays unreachable for the reconnect budget fails its waiters with `ServerGone`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import collections
 import json
 import queue
-import socket
-import ssl
 import threading
 import time
 import uuid
@@ -21,18 +20,27 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-import websocket
 
 from . import events as ev
 from .api import ServerApi
+from .connection import WebsocketLink
 from .errors import ComfyClientError, ExecutionFailed, Interrupted, PromptRejected, ServerGone, Timeout
+from .events import terminal_from_history
 from .outputs import RunResult
 
 SILENCE_POLL_S = 5.0  # with no event for this long, ask /history (covers lost websocket frames)
+KEEPALIVE_INTERVAL_S = 5.0  # ping after this long without a frame
+PONG_TIMEOUT_S = 10.0  # a ping unanswered (no frame at all) this long = the websocket is lost
+BACKOFF_CAP_S = 2.0
+
+
+def reconnect_budget_for(attempts: int, backoff: float) -> float:
+    """Seconds the old attempt-counting reconnect waited in all (5 × from 0.1 s, doubling: 3.1 s)."""
+    return sum(min(backoff * 2**i, BACKOFF_CAP_S) for i in range(attempts))
 
 
 class _Failure:
-    """Put into a waiter's queue by the reader thread when the connection is lost for good."""
+    """Put into a waiter's queue when its prompt can no longer end normally (server gone)."""
 
     def __init__(self, error: Exception):
         self.error = error
@@ -43,13 +51,18 @@ class _Pending:
         self.prompt_id = prompt_id
         self.events: queue.Queue = queue.Queue()
         self.idle = threading.Event()  # executing{node:null} seen: history is written by now
+        self.submitted = False  # POST /prompt was accepted: the server knows the prompt
+        self.settled = False  # its end (or a failure) is in `events`
 
 
 class ComfyClient(ServerApi):
     """A client for one ComfyUI server (sync API; thread-safe; see AsyncComfyClient for asyncio).
 
     `headers` / `token` go to every HTTP request and the websocket (e.g. a reverse proxy's
-    bearer token); `verify=False` skips TLS certificate checks.
+    bearer token); `verify=False` skips TLS certificate checks. The server counts as gone when
+    neither its websocket nor HTTP (/system_stats) answers for `reconnect_budget` seconds
+    (default: what `reconnect_attempts` tries starting at `reconnect_backoff` add up to, 3.1 s).
+    `keepalive_interval` (None: off) and `pong_timeout` tune how soon a silent websocket is noticed.
     """
 
     def __init__(
@@ -63,26 +76,52 @@ class ComfyClient(ServerApi):
         http_timeout: float = 30.0,
         reconnect_attempts: int = 5,
         reconnect_backoff: float = 0.1,
+        reconnect_budget: float | None = None,
+        keepalive_interval: float | None = KEEPALIVE_INTERVAL_S,
+        pong_timeout: float = PONG_TIMEOUT_S,
         previews: bool = True,
     ):
         super().__init__(server, headers=headers, token=token, verify=verify, http_timeout=http_timeout)
         self.client_id = client_id or uuid.uuid4().hex
         self.reconnect_attempts = reconnect_attempts
         self.reconnect_backoff = reconnect_backoff
+        self.reconnect_budget = (
+            reconnect_budget
+            if reconnect_budget is not None
+            else reconnect_budget_for(reconnect_attempts, reconnect_backoff)
+        )
         self.previews = previews
         self._lock = threading.Lock()
-        self._connect_lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
         self._early: collections.OrderedDict[str, list] = collections.OrderedDict()
         self._finished: collections.deque = collections.deque(maxlen=4096)
         self._finished_set: set[str] = set()
-        self._ws: websocket.WebSocket | None = None
-        self._reader: threading.Thread | None = None
         self._closed = False
         self._current_prompt: str | None = None
         self._status_listeners: list[Callable[[ev.Event], None]] = []
-        self.reconnects = 0
         self.silence_poll_s = SILENCE_POLL_S
+        self._link = WebsocketLink(
+            self,
+            url=self._ws_url(),
+            display=self.display_base,
+            headers=self._headers,
+            verify=verify,
+            previews=previews,
+            keepalive_interval=keepalive_interval,
+            pong_timeout=pong_timeout,
+            reconnect_backoff=reconnect_backoff,
+            reconnect_budget=self.reconnect_budget,
+        )
+
+    @property
+    def reconnects(self) -> int:
+        """How often the websocket was reopened after a loss."""
+        return self._link.reconnects
+
+    @property
+    def websocket_connected(self) -> bool:
+        """Whether events arrive over an open websocket right now."""
+        return self._link.connected
 
     # ---------------------------------------------------------------- websocket
     def add_status_listener(self, callback: Callable[[ev.Event], None]) -> None:
@@ -93,45 +132,17 @@ class ComfyClient(ServerApi):
         scheme = "wss" if self.base.startswith("https") else "ws"
         return f"{scheme}{self.base[self.base.index(':') :]}/ws?clientId={self.client_id}"
 
-    def _open_ws(self) -> websocket.WebSocket:
-        sslopt = None if self._verify else {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
-        try:
-            ws = websocket.create_connection(
-                self._ws_url(), timeout=10, header=self._headers, sslopt=sslopt, enable_multithread=True
-            )
-        except (OSError, websocket.WebSocketException) as exc:
-            raise ServerGone(f"cannot open websocket to {self.display_base} ({type(exc).__name__})") from None
-        if self.previews:
-            ws.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
-        ws.settimeout(None)
-        return ws
-
     def connect(self) -> None:
-        """Open the websocket and start the reader (done lazily by queue/run)."""
-        with self._connect_lock:
-            if self._closed:
-                raise ComfyClientError("client is closed")
-            if self._reader is not None and self._reader.is_alive():
-                return
-            self._ws = self._open_ws()
-            self._reader = threading.Thread(target=self._read_loop, name="svd-suite-ws", daemon=True)
-            self._reader.start()
+        """Open the websocket and start its reader (done lazily by queue/run). A refused
+        websocket is no error while HTTP answers: it is retried in the background."""
+        if self._closed:
+            raise ComfyClientError("client is closed")
+        self._link.start(check_http=self._check_http)
 
     def close(self) -> None:
         """Stop the reader thread and release the websocket and HTTP connections."""
         self._closed = True
-        ws = self._ws
-        if ws is not None:
-            try:
-                # SHUT_RDWR wakes the reader blocked in recv (a plain close() would not);
-                # no close handshake: the reader thread is the one receiving.
-                if ws.sock is not None:
-                    ws.sock.shutdown(socket.SHUT_RDWR)
-                ws.shutdown()
-            except Exception:  # noqa: BLE001 - closing a broken socket may raise anything
-                pass
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(5)
+        self._link.close()
         self.session.close()
 
     def __enter__(self) -> ComfyClient:
@@ -140,51 +151,61 @@ class ComfyClient(ServerApi):
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _read_loop(self) -> None:
-        while not self._closed:
-            try:
-                frame = self._ws.recv()
-                lost = not self._ws.connected
-            except (OSError, websocket.WebSocketException):
-                lost = True
-            if self._closed:
-                return
-            if lost:
-                if not self._reconnect():
-                    return
-                continue
-            try:
-                self._dispatch(ev.parse_binary(frame) if isinstance(frame, bytes) else ev.parse_text(frame))
-            except Exception:  # noqa: BLE001 - one bad frame must not kill the reader
-                continue
+    def _check_http(self) -> None:
+        """Raise ServerGone unless /system_stats answers (bounded by the reconnect budget)."""
+        self._json("GET", "/system_stats", timeout=min(self.http_timeout, max(1.0, self.reconnect_budget)))
 
-    def _reconnect(self) -> bool:
-        delay = self.reconnect_backoff
-        for _ in range(self.reconnect_attempts):
-            if self._closed:
-                return False
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-            try:
-                self._ws = self._open_ws()
-            except ServerGone:
+    # Called by the websocket reader (connection.LinkOwner).
+    def _ws_event(self, event: ev.Event) -> None:
+        self._dispatch(event)
+
+    def _ws_reconnected(self) -> None:
+        self._reconcile_pending()
+
+    def _follow_over_http(self) -> None:
+        """The websocket is down: is the server still there, and did any of our prompts end?"""
+        self._check_http()
+        with self._lock:
+            following = [p for p in self._pending.values() if p.submitted and not p.settled]
+        if not following:
+            return
+        state = self.queue_state()
+        on_server = set(state["running"]) | set(state["pending"])
+        for pending in following:
+            if pending.prompt_id in on_server:
                 continue
-            self.reconnects += 1
-            self._reconcile_pending()
-            return True
-        gone = ServerGone(f"lost the connection to {self.display_base} and could not reconnect")
+            # Not queued any more: ComfyUI moves a prompt from the queue to /history atomically.
+            entry = self.history(pending.prompt_id)
+            event = terminal_from_history(pending.prompt_id, entry)
+            if event is not None:
+                self._deliver(pending.prompt_id, event)
+            elif not entry:
+                self._fail(pending, ServerGone(self._forgotten(pending.prompt_id)))
+
+    def _server_gone(self, error: ServerGone) -> None:
         with self._lock:
             waiters = list(self._pending.values())
         for pending in waiters:
-            pending.events.put(_Failure(gone))
-        with self._connect_lock:
-            self._reader = None  # a later queue()/run() may try afresh
-        return False
+            self._fail(pending, error)
+
+    def _has_unsettled(self) -> bool:
+        with self._lock:
+            return any(not p.settled for p in self._pending.values())
+
+    def _fail(self, pending: _Pending, error: Exception) -> None:
+        with self._lock:
+            if pending.settled:
+                return
+            pending.settled = True
+        pending.events.put(_Failure(error))
+
+    def _forgotten(self, prompt_id: str) -> str:
+        return f"server {self.display_base} no longer knows prompt {prompt_id} (restarted?)"
 
     def _reconcile_pending(self) -> None:
         """After a reconnect, finish prompts that completed while we were not listening."""
         with self._lock:
-            waiting = list(self._pending)
+            waiting = [p.prompt_id for p in self._pending.values() if p.submitted and not p.settled]
         for prompt_id in waiting:
             try:
                 entry = self.history(prompt_id)
@@ -215,6 +236,10 @@ class ComfyClient(ServerApi):
                 while len(self._early) > 1024:
                     self._early.popitem(last=False)
                 return
+            if isinstance(event, ev.TERMINAL):
+                if pending.settled:
+                    return  # the same end, reported over HTTP and then over the websocket
+                pending.settled = True
         if isinstance(event, ev.Executing) and event.node is None:
             pending.idle.set()
         pending.events.put(event)
@@ -222,10 +247,9 @@ class ComfyClient(ServerApi):
     # ---------------------------------------------------------------- prompts
     def queue(self, prompt: dict[str, Any], prompt_id: str | None = None, front: bool = False) -> str:
         """Submit an API-format prompt; returns its id. Events are kept until `wait(id)`."""
-        self.connect()
         prompt_id = prompt_id or str(uuid.uuid4())
         pending = _Pending(prompt_id)
-        with self._lock:
+        with self._lock:  # registered first: the reader stays on duty for it, no event is lost
             self._pending[prompt_id] = pending
             for early in self._early.pop(prompt_id, []):
                 pending.events.put(early)
@@ -233,6 +257,7 @@ class ComfyClient(ServerApi):
         if front:
             body["front"] = True
         try:
+            self.connect()
             response = self._post_prompt_once(body)
         except BaseException:
             self._forget(prompt_id)
@@ -246,6 +271,7 @@ class ComfyClient(ServerApi):
             if response.status_code == 400:
                 raise PromptRejected(answer)
             raise ComfyClientError(f"POST /prompt failed: HTTP {response.status_code} {str(answer)[:200]}")
+        pending.submitted = True
         return prompt_id
 
     def pending_prompts(self) -> list[str]:
@@ -296,6 +322,11 @@ class ComfyClient(ServerApi):
                     item = self._check_silent_prompt(prompt_id)
                     if item is None:
                         continue
+                    if self._link.connected:
+                        # It ended without a word over an open websocket: the server no longer
+                        # sends to it (ComfyUI forgets a clientId when an older connection of
+                        # the same id closes). Reopening registers it again.
+                        self._link.drop()
                 if isinstance(item, _Failure):
                     raise item.error
                 seen.append(item)
@@ -335,7 +366,18 @@ class ComfyClient(ServerApi):
             delay = min(delay * 2, 0.2)
 
     def _check_silent_prompt(self, prompt_id: str) -> ev.Event | None:
-        """No event for a while: did the prompt finish unseen, or did the server forget it?"""
+        """No event for a while: did the prompt finish unseen, or did the server forget it?
+
+        While the websocket is being reopened, an HTTP failure here is not final: the reader
+        decides when the server is gone (and then fails this waiter)."""
+        try:
+            return self._look_up_silent_prompt(prompt_id)
+        except ServerGone:
+            if self._link.recovering:
+                return None
+            raise
+
+    def _look_up_silent_prompt(self, prompt_id: str) -> ev.Event | None:
         entry = self.history(prompt_id)
         event = terminal_from_history(prompt_id, entry)
         if event is not None or entry:
@@ -345,7 +387,7 @@ class ComfyClient(ServerApi):
             return None
         event = terminal_from_history(prompt_id, self.history(prompt_id))
         if event is None:
-            raise ServerGone(f"server {self.display_base} no longer knows prompt {prompt_id} (restarted?)")
+            raise ServerGone(self._forgotten(prompt_id))
         return event
 
 
@@ -355,26 +397,3 @@ def _accepted(prompt_id: str) -> requests.Response:
     response.status_code = 200
     response._content = json.dumps({"prompt_id": prompt_id, "node_errors": {}}).encode()
     return response
-
-
-def terminal_from_history(prompt_id: str, entry: dict[str, Any]) -> ev.Event | None:
-    """The terminal event a /history entry implies, or None while the prompt is unfinished."""
-    status = (entry or {}).get("status") or {}
-    messages = status.get("messages") or []
-    for kind, data in reversed(messages):
-        if kind == "execution_error":
-            return ev.Error(
-                prompt_id=prompt_id,
-                node_id=str(data.get("node_id")),
-                node_type=data.get("node_type"),
-                message=data.get("exception_message", ""),
-                exception_type=data.get("exception_type", ""),
-                traceback=list(data.get("traceback") or []),
-            )
-        if kind == "execution_interrupted":
-            return ev.Interrupted(
-                prompt_id=prompt_id, node_id=str(data.get("node_id")), node_type=data.get("node_type")
-            )
-    if status.get("completed") or status.get("status_str") == "success":
-        return ev.Success(prompt_id=prompt_id)
-    return None

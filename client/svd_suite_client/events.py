@@ -167,5 +167,28 @@ def parse_binary(frame: bytes) -> Event:
     return Other(type=f"binary:{kind}", data=len(frame))
 
 
+def terminal_from_history(prompt_id: str, entry: dict[str, Any]) -> Event | None:
+    """The terminal event a /history entry implies, or None while the prompt is unfinished."""
+    status = (entry or {}).get("status") or {}
+    messages = status.get("messages") or []
+    for kind, data in reversed(messages):
+        if kind == "execution_error":
+            return Error(
+                prompt_id=prompt_id,
+                node_id=str(data.get("node_id")),
+                node_type=data.get("node_type"),
+                message=data.get("exception_message", ""),
+                exception_type=data.get("exception_type", ""),
+                traceback=list(data.get("traceback") or []),
+            )
+        if kind == "execution_interrupted":
+            return Interrupted(
+                prompt_id=prompt_id, node_id=str(data.get("node_id")), node_type=data.get("node_type")
+            )
+    if status.get("completed") or status.get("status_str") == "success":
+        return Success(prompt_id=prompt_id)
+    return None
+
+
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)

@@ -56,7 +56,7 @@ def prepare_prompt(
         loader = image_loader(prompt)  # before uploading: no stray upload for a bad workflow
         answer = client.upload_image(image)
         set_input(prompt, loader, "image", image_reference(answer))
-    apply_assignments(prompt, list(assignments))
+    apply_assignments(prompt, list(assignments), object_info)  # unknown inputs refused here
     coerce(prompt, object_info)
     if validate:
         check(prompt, object_info)

@@ -7,6 +7,7 @@ UI-format files (with "nodes" and "links") are converted by `ui_to_api` (see `ui
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import os
 from pathlib import Path
@@ -104,16 +105,59 @@ def find_node(workflow: dict[str, Any], target: str) -> str:
     raise WorkflowError(f"no node with id or title {target!r}. Nodes: {'; '.join(titles(workflow))}")
 
 
-def set_input(workflow: dict[str, Any], target: str, input_name: str, value: Any) -> str:
-    """Set one input of the node named by id or title; returns the node id."""
+def set_input(
+    workflow: dict[str, Any],
+    target: str,
+    input_name: str,
+    value: Any,
+    object_info: dict[str, Any] | None = None,
+) -> str:
+    """Set one input of the node named by id or title; returns the node id.
+
+    With `object_info`, an input the node's class does not declare (a typo such as `bananna`)
+    is an error naming the real inputs, closest match first: the server would silently ignore it.
+    """
     node_id = find_node(workflow, target)
-    workflow[node_id].setdefault("inputs", {})[input_name] = value
+    node = workflow[node_id]
+    if object_info is not None:
+        names = declared_inputs(object_info, node.get("class_type"))
+        if names is not None and input_name not in names and input_name not in node.get("inputs", {}):
+            raise WorkflowError(_unknown_input(node_id, node, input_name, names))
+    node.setdefault("inputs", {})[input_name] = value
     return node_id
 
 
-def apply_assignments(workflow: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+def declared_inputs(object_info: dict[str, Any], class_type: Any) -> list[str] | None:
+    """Required and optional input names of a node class (None for a class the server lacks)."""
+    info = object_info.get(class_type)
+    if not isinstance(info, dict):
+        return None
+    declared = info.get("input") or {}
+    return [*(declared.get("required") or {}), *(declared.get("optional") or {})]
+
+
+def _unknown_input(node_id: str, node: dict[str, Any], input_name: str, names: list[str]) -> str:
+    ranked = difflib.get_close_matches(input_name, names, n=len(names), cutoff=0.0)
+    ranked += [name for name in names if name not in ranked]
+    close = difflib.get_close_matches(input_name, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    listed = ", ".join(ranked) if ranked else "none"
+    return (
+        f"node {node_id} ({node.get('class_type')}) has no input {input_name!r}{hint}; "
+        f"its inputs, closest first: {listed}"
+    )
+
+
+def apply_assignments(
+    workflow: dict[str, Any], assignments: list[str], object_info: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Apply `NODE.input=value` strings; with `object_info`, unknown input names are refused."""
     for text in assignments:
-        set_input(workflow, *parse_assignment(text))
+        target, input_name, value = parse_assignment(text)
+        try:
+            set_input(workflow, target, input_name, value, object_info)
+        except WorkflowError as exc:
+            raise WorkflowError(f"cannot set {text!r}: {exc}") from None
     return workflow
 
 

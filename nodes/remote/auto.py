@@ -3,6 +3,9 @@
 Engines are tried in the order the user gives. Local runs only when an SVD_MODEL is connected;
 a provider only when its key is configured (otherwise it is skipped, and the summary says so).
 A failing engine falls through to the next; a user interrupt never does.
+
+The node is async (like the remote nodes): its remote attempts wait on the provider without
+holding up other nodes of the prompt. The local engine runs inline, as any ComfyUI node does.
 """
 
 from __future__ import annotations
@@ -19,18 +22,19 @@ from .widgets import CATEGORY, COND_AUG, HIDDEN, IMAGE_TIP, MOTION, SEED, TIMEOU
 
 log = logging.getLogger("svd_suite")
 
-ENGINES = ("local", "fal", "replicate", "segmind")
-DEFAULT_ENGINES = ",".join(ENGINES)
+ENGINES = ("local", "fal", "replicate", "segmind", "siliconflow")
+# SiliconFlow runs Wan 2.2, not SVD, and needs a prompt: it is there for those who name it.
+DEFAULT_ENGINES = "local,fal,replicate,segmind"
 
 
 def _clamp(value, low, high):
     return max(low, min(high, value))
 
 
-def _run_fal(image, p: dict, node_id):
+async def _run_fal(image, p: dict, node_id):
     from .fal import fal_image_to_video
 
-    return fal_image_to_video(
+    return await fal_image_to_video(
         image,
         app="fal-ai/stable-video",
         motion_bucket_id=p["motion_bucket_id"],
@@ -42,11 +46,11 @@ def _run_fal(image, p: dict, node_id):
     )
 
 
-def _run_replicate(image, p: dict, node_id):
+async def _run_replicate(image, p: dict, node_id):
     from .replicate import replicate_image_to_video
 
     length = "25_frames_with_svd_xt" if p["num_frames"] > 14 else "14_frames_with_svd"
-    return replicate_image_to_video(
+    return await replicate_image_to_video(
         image,
         video_length=length,
         frames_per_second=_clamp(p["fps"], 5, 30),
@@ -58,10 +62,10 @@ def _run_replicate(image, p: dict, node_id):
     )
 
 
-def _run_segmind(image, p: dict, node_id):
+async def _run_segmind(image, p: dict, node_id):
     from .segmind import segmind_image_to_video
 
-    return segmind_image_to_video(
+    return await segmind_image_to_video(
         image,
         fps=_clamp(p["fps"], 1, 60),
         motion=_clamp(p["motion_bucket_id"], 1, 180),
@@ -73,13 +77,39 @@ def _run_segmind(image, p: dict, node_id):
     )
 
 
+def image_size_for(image) -> str:
+    """SiliconFlow's size closest to the image's shape: landscape, portrait or square."""
+    height, width = int(image.shape[1]), int(image.shape[2])
+    if width > 1.2 * height:
+        return "1280x720"
+    if height > 1.2 * width:
+        return "720x1280"
+    return "960x960"
+
+
+async def _run_siliconflow(image, p: dict, node_id):
+    from .siliconflow import siliconflow_video
+
+    return await siliconflow_video(
+        image,
+        model="Wan-AI/Wan2.2-I2V-A14B",
+        prompt=p["prompt"],
+        image_size=image_size_for(image),
+        seed=p["seed"],
+        timeout_s=p["timeout_s"],
+        node_id=node_id,
+    )
+
+
 # How our shared SVD parameters map onto each hosted engine (remote engines ignore width/height,
 # steps and guidance: the providers choose those; out-of-range values are clamped to the provider's range).
 REMOTE_RUNNERS: dict[str, Callable[[Any, dict, Any], Any]] = {
     "fal": _run_fal,
     "replicate": _run_replicate,
     "segmind": _run_segmind,
+    "siliconflow": _run_siliconflow,
 }
+NEEDS_PROMPT = {"siliconflow"}
 
 
 def _run_local(svd_model, image, p: dict, node_id):
@@ -130,7 +160,7 @@ def parse_engines(engines: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def auto_image_to_video(
+async def auto_image_to_video(
     image,
     engines: str = DEFAULT_ENGINES,
     svd_model=None,
@@ -146,6 +176,7 @@ def auto_image_to_video(
     min_guidance_scale: float = 1.0,
     max_guidance_scale: float = 3.0,
     timeout_s: float = 600,
+    prompt: str = "",
     node_id: str | None = None,
 ) -> AutoResult:
     """Try each engine in order; returns the first success, or raises with every engine's reason."""
@@ -162,6 +193,7 @@ def auto_image_to_video(
         "min_guidance_scale": min_guidance_scale,
         "max_guidance_scale": max_guidance_scale,
         "timeout_s": timeout_s,
+        "prompt": (prompt or "").strip(),
     }
     notes: list[str] = []
     for engine in order:
@@ -171,13 +203,16 @@ def auto_image_to_video(
         if engine != "local" and not has_key(engine):
             notes.append(f"{engine}: skipped (no key: set {PROVIDERS[engine].key_help})")
             continue
+        if engine in NEEDS_PROMPT and not params["prompt"]:
+            notes.append(f"{engine}: skipped (needs a prompt: fill in `prompt`)")
+            continue
         comfy.throw_if_interrupted()
         try:
             if engine == "local":
                 images, out_fps = _run_local(svd_model, image, params, node_id)
                 result = AutoResult(images, float(out_fps), engine, None, notes)
             else:
-                video = REMOTE_RUNNERS[engine](image, params, node_id)
+                video = await REMOTE_RUNNERS[engine](image, params, node_id)
                 result = AutoResult(video.images, video.fps, engine, video, notes)
         except Exception as exc:
             if comfy.is_interrupt(exc):
@@ -210,7 +245,8 @@ class SVDSuiteAutoImageToVideo:
                     "STRING",
                     {
                         "default": DEFAULT_ENGINES,
-                        "tooltip": "Order to try, comma-separated: local, fal, replicate, segmind.",
+                        "tooltip": "Order to try, comma-separated: local, fal, replicate, segmind "
+                        "(and siliconflow: Wan 2.2, needs a prompt).",
                     },
                 ),
                 "width": (
@@ -285,6 +321,14 @@ class SVDSuiteAutoImageToVideo:
                     "SVD_MODEL",
                     {"tooltip": "Connect a loaded SVD model to allow the local engine."},
                 ),
+                "prompt": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "multiline": True,
+                        "tooltip": "Text prompt for engines that take one (siliconflow); SVD engines ignore it.",
+                    },
+                ),
             },
             "hidden": HIDDEN,
         }
@@ -293,7 +337,7 @@ class SVDSuiteAutoImageToVideo:
     def IS_CHANGED(cls, seed=-1, **_):
         return is_changed_for_seed(seed)
 
-    def run(
+    async def run(
         self,
         image,
         engines,
@@ -309,9 +353,10 @@ class SVDSuiteAutoImageToVideo:
         max_guidance_scale,
         timeout_s,
         svd_model=None,
+        prompt="",
         unique_id=None,
     ):
-        result = auto_image_to_video(
+        result = await auto_image_to_video(
             image,
             engines,
             svd_model,
@@ -326,6 +371,7 @@ class SVDSuiteAutoImageToVideo:
             min_guidance_scale=min_guidance_scale,
             max_guidance_scale=max_guidance_scale,
             timeout_s=timeout_s,
+            prompt=prompt,
             node_id=unique_id,
         )
         ui = dict(result.video.ui()) if result.video is not None else {}

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+log = logging.getLogger("svd_suite")
 
 DEFAULT_CONFIG_PATH = "~/.config/svd-suite/config.json"
 
@@ -27,6 +30,11 @@ class ProviderConfig:
     key_help: str
     base_url_vars: tuple[str, ...]
     default_base_url: str
+    key_vars: tuple[str, ...] = ()
+    # Providers with one API host per region: the variable that picks one, and host per region.
+    region_var: str = ""
+    regions: tuple[tuple[str, str], ...] = ()
+    auth_hint: str = ""  # added to a 401/403 message
 
 
 PROVIDERS: dict[str, ProviderConfig] = {
@@ -36,6 +44,7 @@ PROVIDERS: dict[str, ProviderConfig] = {
         "FAL_KEY (or FAL_KEY_ID + FAL_KEY_SECRET)",
         ("SVD_SUITE_FAL_QUEUE_URL",),
         "https://queue.fal.run",
+        ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET"),
     ),
     "replicate": ProviderConfig(
         "replicate",
@@ -43,6 +52,7 @@ PROVIDERS: dict[str, ProviderConfig] = {
         "REPLICATE_API_TOKEN",
         ("SVD_SUITE_REPLICATE_API_URL", "REPLICATE_BASE_URL"),
         "https://api.replicate.com",
+        ("REPLICATE_API_TOKEN",),
     ),
     "segmind": ProviderConfig(
         "segmind",
@@ -50,8 +60,22 @@ PROVIDERS: dict[str, ProviderConfig] = {
         "SEGMIND_API_KEY",
         ("SVD_SUITE_SEGMIND_API_URL",),
         "https://api.segmind.com",
+        ("SEGMIND_API_KEY",),
+    ),
+    "siliconflow": ProviderConfig(
+        "siliconflow",
+        "SiliconFlow",
+        "SILICONFLOW_API_KEY",
+        ("SVD_SUITE_SILICONFLOW_API_URL",),  # the whole base, including /v1
+        "https://api.siliconflow.cn/v1",
+        ("SILICONFLOW_API_KEY",),
+        "SVD_SUITE_SILICONFLOW_REGION",
+        (("china", "https://api.siliconflow.cn/v1"), ("international", "https://api.siliconflow.com/v1")),
+        " A key from SiliconFlow's international site (siliconflow.com) needs "
+        "SVD_SUITE_SILICONFLOW_REGION=international; the default is china (siliconflow.cn).",
     ),
 }
+REGION_ALIASES = {"cn": "china", "com": "international", "intl": "international", "global": "international"}
 
 
 class MissingKeyError(ValueError):
@@ -63,7 +87,15 @@ def config_path() -> Path:
     return Path(os.path.expanduser(os.environ.get("SVD_SUITE_CONFIG") or DEFAULT_CONFIG_PATH))
 
 
-def _config_values() -> dict:
+class ConfigFileError(ValueError):
+    """The config file exists but cannot be used (the message names the file, never its content)."""
+
+
+_warned: set[tuple[str, float]] = set()
+
+
+def _read_config_file() -> dict:
+    """The config file's values; ConfigFileError when it exists but is not a JSON object."""
     path = config_path()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -71,51 +103,102 @@ def _config_values() -> dict:
         return {}
     except (OSError, ValueError) as exc:
         # The message names the file and the problem, never the content (it holds secrets).
-        raise ValueError(
-            f"SVD Suite config file {path} is not readable JSON ({type(exc).__name__})."
+        raise ConfigFileError(
+            f"SVD Suite config file {path} is not readable JSON ({type(exc).__name__})"
         ) from None
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"SVD Suite config file {path} is not a JSON object ({type(data).__name__})")
+    return data
 
 
-def _lookup(name: str, file_values: dict) -> str:
-    value = os.environ.get(name) or file_values.get(name) or ""
+def _config_values() -> tuple[dict, str]:
+    """(values, problem): a broken file gives no values and a warning, never an exception, so a
+    key set in the environment keeps working (the environment wins anyway)."""
+    try:
+        return _read_config_file(), ""
+    except ConfigFileError as exc:
+        path = config_path()
+        try:
+            stamp = (str(path), path.stat().st_mtime)
+        except OSError:
+            stamp = (str(path), 0.0)
+        if stamp not in _warned:  # once per file version, not on every poll
+            _warned.add(stamp)
+            log.warning("%s; using the environment only. Fix or remove the file.", exc)
+        return {}, str(exc)
+
+
+def _clean(value: object) -> str:
     # Windows users often write `set FAL_KEY="abc"`: the quotes end up in the value.
-    return str(value).strip().strip('"').strip("'").strip()
+    return str(value or "").strip().strip('"').strip("'").strip()
 
 
-def _resolve_key(provider: str, file_values: dict) -> str:
+def _resolve_key(provider: str, lookup) -> str:
+    if provider not in PROVIDERS:
+        raise ValueError(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}")
     if provider == "fal":
-        key = _lookup("FAL_KEY", file_values)
+        key = lookup("FAL_KEY")
         if not key:
-            key_id, secret = _lookup("FAL_KEY_ID", file_values), _lookup("FAL_KEY_SECRET", file_values)
+            key_id, secret = lookup("FAL_KEY_ID"), lookup("FAL_KEY_SECRET")
             if key_id and secret:
                 key = f"{key_id}:{secret}"
         return key
-    if provider == "replicate":
-        return _lookup("REPLICATE_API_TOKEN", file_values)
-    if provider == "segmind":
-        return _lookup("SEGMIND_API_KEY", file_values)
-    raise ValueError(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}")
+    return lookup(PROVIDERS[provider].key_vars[0])
+
+
+def _key_and_problem(provider: str) -> tuple[str, str]:
+    """The key from the environment alone, else from environment-over-file; plus any file problem.
+
+    The environment is consulted first and on its own, so a broken config file can never hide a
+    key that is set there.
+    """
+    key = _resolve_key(provider, lambda name: _clean(os.environ.get(name)))
+    if key:
+        return key, ""
+    values, problem = _config_values()
+    key = _resolve_key(provider, lambda name: _clean(os.environ.get(name) or values.get(name)))
+    return key, problem
 
 
 def get_key(provider: str) -> str:
     """The API key for `provider`, or MissingKeyError naming the variables and the config path."""
-    key = _resolve_key(provider, _config_values())
+    key, problem = _key_and_problem(provider)
     if not key:
         cfg = PROVIDERS[provider]
+        broken = f" ({problem})" if problem else ""
         raise MissingKeyError(
             f"{cfg.label} needs an API key: set {cfg.key_help} in the environment of the ComfyUI "
-            f"server, or add it to the JSON config file {config_path()} (or the file named by "
+            f"server, or add it to the JSON config file {config_path()}{broken} (or the file named by "
             f'SVD_SUITE_CONFIG), e.g. {{"{cfg.key_help.split()[0]}": "..."}}.'
         )
     return key
 
 
 def has_key(provider: str) -> bool:
-    try:
-        return bool(_resolve_key(provider, _config_values()))
-    except ValueError:
-        return False
+    return bool(_key_and_problem(provider)[0])
+
+
+def setting(name: str) -> str:
+    """A non-secret setting (e.g. SVD_SUITE_SILICONFLOW_REGION): the environment, else the config file."""
+    value = _clean(os.environ.get(name))
+    if value:
+        return value
+    return _clean(_config_values()[0].get(name))
+
+
+def region(provider: str) -> str:
+    """The provider's region name (first of its regions unless its region variable says otherwise)."""
+    cfg = PROVIDERS[provider]
+    names = [name for name, _ in cfg.regions]
+    chosen = setting(cfg.region_var).lower() if cfg.region_var else ""
+    chosen = REGION_ALIASES.get(chosen, chosen)
+    if not chosen:
+        return names[0] if names else ""
+    if chosen not in names:
+        raise ValueError(
+            f"{cfg.region_var}={chosen!r} is not a {cfg.label} region; use one of: {', '.join(names)}"
+        )
+    return chosen
 
 
 def base_url(provider: str) -> str:
@@ -125,6 +208,8 @@ def base_url(provider: str) -> str:
         value = os.environ.get(var, "").strip()
         if value:
             return value.rstrip("/")
+    if cfg.regions:
+        return dict(cfg.regions)[region(provider)]
     return cfg.default_base_url
 
 
@@ -169,9 +254,14 @@ MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 class Redactor:
     """Scrubs secrets from any text that may reach a user: exception messages, logs, UI events."""
 
+    # A credential: word characters, possibly joined by "." or ":" (a fal key is id:secret), but
+    # never ending in them, so the sentence's own punctuation after a key survives.
+    _CREDENTIAL = r"[A-Za-z0-9_\-+/=]+(?:[.:][A-Za-z0-9_\-+/=]+)*"
     # A credential-looking word (has a digit or colon) after Key/Bearer/Token; "Key Authorization" stays.
-    _HEADER = re.compile(r"(?i)\b(Key|Bearer|Token)\s+(?=[A-Za-z0-9._\-+/=]*[0-9:])[A-Za-z0-9._:\-+/=]{6,}")
-    _API_KEY = re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+")
+    _HEADER = re.compile(
+        r"(?i)\b(Key|Bearer|Token)\s+(?=[A-Za-z0-9._\-+/=]*[0-9:])(?=[A-Za-z0-9._:\-+/=]{6})" + _CREDENTIAL
+    )
+    _API_KEY = re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)" + _CREDENTIAL)
 
     def __init__(self, *secrets: str):
         parts: set[str] = set()

@@ -60,13 +60,20 @@ def partial_path(provider: str) -> Path:
 def stream_to_file(
     response: requests.Response, target: Path, label: str, should_stop: Callable[[], None]
 ) -> int:
-    """Write a streaming response to `target` with a size cap; checks Content-Length is met."""
+    """Write a streaming response to `target` with a size cap; checks Content-Length is met.
+
+    Runs in a worker thread: `should_stop()` raises once the job has stopped, and any failure
+    removes what was written (the job may have given up on this thread already).
+    """
     expected = response.headers.get("Content-Length")
     expected_n = int(expected) if expected and expected.isdigit() else None
-    if expected_n is not None and expected_n > MAX_DOWNLOAD_BYTES:
-        raise ProviderError(f"{label} result is {expected_n} bytes, over the {MAX_DOWNLOAD_BYTES} byte limit")
     written = 0
     try:
+        if expected_n is not None and expected_n > MAX_DOWNLOAD_BYTES:
+            raise ProviderError(
+                f"{label} result is {expected_n} bytes, over the {MAX_DOWNLOAD_BYTES} byte limit"
+            )
+        should_stop()
         with open(target, "wb") as out:
             for chunk in response.iter_content(CHUNK):
                 should_stop()
@@ -74,15 +81,20 @@ def stream_to_file(
                 if written > MAX_DOWNLOAD_BYTES:
                     raise ProviderError(f"{label} result is over the {MAX_DOWNLOAD_BYTES} byte limit")
                 out.write(chunk)
+        should_stop()
+        if expected_n is not None and written != expected_n:
+            raise TransientError(f"{label} download truncated: got {written} of {expected_n} bytes")
     except requests.RequestException as exc:
+        target.unlink(missing_ok=True)
         raise TransientError(
             f"{label} download truncated: connection broke off after {written} of "
             f"{expected_n if expected_n is not None else 'unknown'} bytes ({type(exc).__name__})"
         ) from None
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     finally:
         response.close()
-    if expected_n is not None and written != expected_n:
-        raise TransientError(f"{label} download truncated: got {written} of {expected_n} bytes")
     return written
 
 

@@ -1,19 +1,28 @@
 """fal.ai queue adapter (PROTOCOLS §1, §6): submit, status, result, cancel, and the app table.
 
-URLs: submit to `{queue}/{app id incl. subpath}`; status/result/cancel live under
-`{queue}/{owner}/{alias}/requests/{id}` (no subpath). URLs fal returns are used only when they
-point at the configured queue host, so the key is never sent anywhere else.
+Submit goes to `{queue}/{app id incl. subpath}`. fal answers with `status_url`, `response_url`
+and `cancel_url`, and its docs say to use those as given rather than build them; we do, as long
+as they point at the configured queue host or at fal's own https domains (the key is sent with
+them, so never anywhere else). Only when one is missing do we fall back to fal's documented layout
+`{queue}/{owner}/{alias}/requests/{id}` (no subpath).
+
+HTTP 202 on status or result means "not done yet", whatever the body says; a terminal state other
+than success (COMPLETED with an error, FAILED, CANCELED) ends the job with fal's reason. Submit
+carries X-Fal-Request-Timeout (fal's time-to-start deadline), so a job still queued when
+timeout_s passes is dropped by fal even if ComfyUI is gone by then.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from .adapter import Adapter, Job, Poll, RemoteVideo
 from .config import base_url, same_origin
-from .engine import Adapter, Job, Poll, RemoteVideo, run_job
+from .engine import run_job
 from .media import archive_reference, frames_zip_data_uri, mask_data_uri, png_data_uri
 from .schema import Field, build_payload
-from .transport import ProviderError, Transport
+from .transport import ProviderError, TransientError, Transport
 
 SEED = Field("seed", 0, 2**53 - 1, omit_when=-1)
 MOTION = Field("motion_bucket_id", 1, 255)
@@ -49,11 +58,22 @@ APPS: dict[str, dict[str, Field]] = {
     },
 }
 APP_NAMES = tuple(APPS)
+FAL_DOMAINS = ("fal.run", "fal.ai")  # hosts fal's own answers may point at (https only)
+FAILED_STATES = {"FAILED", "CANCELED", "CANCELLED", "ERROR"}
 
 
 def owner_alias(app: str) -> str:
     """`fal-ai/ltx-video/image-to-video` → `fal-ai/ltx-video` (status URLs drop the subpath)."""
     return "/".join(app.split("/")[:2])
+
+
+def trusted_url(url: str, base: str) -> bool:
+    """May `url` carry our key? Only on the configured queue host or fal's own https domains."""
+    if same_origin(url, base):
+        return True
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and any(host == d or host.endswith("." + d) for d in FAL_DOMAINS)
 
 
 class FalAdapter(Adapter):
@@ -68,39 +88,54 @@ class FalAdapter(Adapter):
 
     def _url(self, job: Job, returned_key: str, suffix: str) -> str:
         returned = job.data.get(returned_key)
-        if isinstance(returned, str) and same_origin(returned, self.base):
+        if isinstance(returned, str) and returned:
+            if not trusted_url(returned, self.base):
+                raise ProviderError(
+                    f"fal.ai returned a {returned_key} on an unexpected host "
+                    f"({urlsplit(returned).hostname}); not sending the key there"
+                )
             return returned
         return f"{self.base}/{owner_alias(self.app)}/requests/{job.id}{suffix}"
 
-    def submit(self, t: Transport, payload: dict) -> Job:
-        body = t.json(t.request("POST", f"{self.base}/{self.app}", json_body=payload))
+    def submit(self, t: Transport, payload: dict, remaining_s: float) -> Job:
+        # fal's time-to-start deadline: a job not started by then is dropped, even if we are gone.
+        deadline = {"X-Fal-Request-Timeout": f"{max(1.0, remaining_s):.0f}"}
+        body = t.json(t.request("POST", f"{self.base}/{self.app}", json_body=payload, headers=deadline))
         if not isinstance(body, dict) or not body.get("request_id"):
             raise ProviderError(f"fal.ai accepted the request but sent no request_id: {str(body)[:200]}")
         return Job(str(body["request_id"]), body)
 
     def poll(self, t: Transport, job: Job) -> Poll:
-        body = t.json(t.request("GET", self._url(job, "status_url", "/status"), params={"logs": "1"}))
-        status = body.get("status") if isinstance(body, dict) else None
-        logs = body.get("logs") if isinstance(body, dict) else None
+        response = t.request("GET", self._url(job, "status_url", "/status"), params={"logs": "1"})
+        not_done = response.status_code == 202
+        body = t.json(response)
+        body = body if isinstance(body, dict) else {}
+        status = str(body.get("status") or "").upper()
+        logs = body.get("logs")
         message = ""
         if isinstance(logs, list) and logs and isinstance(logs[-1], dict):
             message = str(logs[-1].get("message", ""))
         if status == "IN_QUEUE":
             position = body.get("queue_position")
             return Poll("queued", position if isinstance(position, int) else None, message)
-        if status == "IN_PROGRESS":
-            return Poll("running", None, message)
-        if status == "COMPLETED":
-            # A failed or cancelled request is COMPLETED too, with `error` set.
-            if body.get("error"):
-                kind = f" [{body['error_type']}]" if body.get("error_type") else ""
-                return Poll("failed", error=f"{body['error']}{kind}")
+        if status == "IN_PROGRESS" or (not_done and status not in FAILED_STATES):
+            return Poll("running", None, message)  # 202: not done yet, whatever the body says
+        if status == "COMPLETED" and not body.get("error"):
             return Poll("done", message=message)
-        return Poll("failed", error=f"unexpected status {status!r}")
+        if status == "COMPLETED" or status in FAILED_STATES:
+            # A failed or cancelled request is COMPLETED too, with `error` set.
+            reason = body.get("error") or body.get("detail") or f"status {status}"
+            kind = f" [{body['error_type']}]" if body.get("error_type") else ""
+            state = "cancelled" if status in ("CANCELED", "CANCELLED") else "failed"
+            return Poll(state, error=f"{reason}{kind}")
+        return Poll("failed", error=f"unexpected status {body.get('status')!r}")
 
     def result_url(self, t: Transport, job: Job) -> str:
-        body = t.json(t.request("GET", self._url(job, "response_url", "")))
-        return video_url(body)
+        response = t.request("GET", self._url(job, "response_url", ""))
+        if response.status_code == 202:
+            response.close()
+            raise TransientError("fal.ai result is not ready yet (202)", retry_after=None, status=202)
+        return video_url(t.json(response))
 
     def cancel(self, t: Transport, job: Job) -> None:
         t.request("PUT", self._url(job, "cancel_url", "/cancel"), timeout=(5.0, 10.0))
@@ -160,7 +195,7 @@ def build_request(
     return payload
 
 
-def fal_image_to_video(
+async def fal_image_to_video(
     image,
     app: str = "fal-ai/stable-video",
     motion_bucket_id: int = 127,
@@ -189,4 +224,4 @@ def fal_image_to_video(
         control_frames,
         control_maps_url,
     )
-    return run_job(FalAdapter(app), payload, timeout_s, node_id)
+    return await run_job(FalAdapter(app), payload, timeout_s, node_id)

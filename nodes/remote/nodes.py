@@ -2,6 +2,10 @@
 
 API keys are never inputs: they come from the server's environment or the SVD Suite config file
 (docs/remote.md), so they cannot end up in workflow files, PNG metadata or /history.
+
+The `run` methods are `async def`: ComfyUI (0.3.75 and 0.33) runs such node functions as tasks
+on the prompt's event loop, so independent remote nodes in one prompt wait on their providers
+together instead of one after another.
 """
 
 from __future__ import annotations
@@ -93,7 +97,7 @@ class SVDSuiteRemoteFal(_RemoteNode):
             "hidden": HIDDEN,
         }
 
-    def run(
+    async def run(
         self,
         image,
         app,
@@ -112,7 +116,7 @@ class SVDSuiteRemoteFal(_RemoteNode):
         from .fal import fal_image_to_video
 
         return self._result(
-            fal_image_to_video(
+            await fal_image_to_video(
                 image,
                 app=app,
                 motion_bucket_id=motion_bucket_id,
@@ -183,7 +187,7 @@ class SVDSuiteRemoteReplicate(_RemoteNode):
             "hidden": HIDDEN,
         }
 
-    def run(
+    async def run(
         self,
         image,
         video_length,
@@ -200,7 +204,7 @@ class SVDSuiteRemoteReplicate(_RemoteNode):
         from .replicate import DEFAULT_VERSION, replicate_image_to_video
 
         return self._result(
-            replicate_image_to_video(
+            await replicate_image_to_video(
                 image,
                 video_length=video_length,
                 sizing_strategy=sizing_strategy,
@@ -255,11 +259,11 @@ class SVDSuiteRemoteSegmind(_RemoteNode):
             "hidden": HIDDEN,
         }
 
-    def run(self, image, fps, motion, seed, cond_aug, frames, resize_method, timeout_s, unique_id=None):
+    async def run(self, image, fps, motion, seed, cond_aug, frames, resize_method, timeout_s, unique_id=None):
         from .segmind import segmind_image_to_video
 
         return self._result(
-            segmind_image_to_video(
+            await segmind_image_to_video(
                 image,
                 fps=fps,
                 motion=motion,
@@ -273,15 +277,85 @@ class SVDSuiteRemoteSegmind(_RemoteNode):
         )
 
 
+class SVDSuiteRemoteSiliconFlow(_RemoteNode):
+    DESCRIPTION = (
+        "Wan 2.2 text-to-video or image-to-video on SiliconFlow. Needs SILICONFLOW_API_KEY on the "
+        "ComfyUI server. SiliconFlow has no cancel: a cancelled job may still finish and be billed."
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        from .siliconflow import IMAGE_SIZES, MODEL_NAMES
+
+        return {
+            "required": {
+                "model": (
+                    list(MODEL_NAMES),
+                    {
+                        "default": MODEL_NAMES[0],
+                        "tooltip": "I2V models animate the connected image; T2V models take no image.",
+                    },
+                ),
+                "prompt": (
+                    "STRING",
+                    {"default": "", "multiline": True, "tooltip": "What the video shows (required)."},
+                ),
+                "negative_prompt": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "multiline": True,
+                        "tooltip": "What to keep out of the video (optional).",
+                    },
+                ),
+                "image_size": (
+                    list(IMAGE_SIZES),
+                    {"default": IMAGE_SIZES[0], "tooltip": "Output size: landscape, portrait or square."},
+                ),
+                "seed": SEED,
+                "timeout_s": TIMEOUT,
+            },
+            "optional": {
+                "image": (
+                    "IMAGE",
+                    {
+                        "tooltip": "Start frame for image-to-video models (first image of the batch, sent inline)."
+                    },
+                ),
+            },
+            "hidden": HIDDEN,
+        }
+
+    async def run(
+        self, model, prompt, negative_prompt, image_size, seed, timeout_s, image=None, unique_id=None
+    ):
+        from .siliconflow import siliconflow_video
+
+        return self._result(
+            await siliconflow_video(
+                image,
+                model=model,
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                image_size=image_size,
+                seed=seed,
+                timeout_s=timeout_s,
+                node_id=unique_id,
+            )
+        )
+
+
 NODE_CLASS_MAPPINGS: dict[str, type] = {
     "SVDSuite_RemoteFal": SVDSuiteRemoteFal,
     "SVDSuite_RemoteReplicate": SVDSuiteRemoteReplicate,
     "SVDSuite_RemoteSegmind": SVDSuiteRemoteSegmind,
+    "SVDSuite_RemoteSiliconFlow": SVDSuiteRemoteSiliconFlow,
     "SVDSuite_AutoImageToVideo": SVDSuiteAutoImageToVideo,
 }
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
     "SVDSuite_RemoteFal": "SVD Remote (fal.ai)",
     "SVDSuite_RemoteReplicate": "SVD Remote (Replicate)",
     "SVDSuite_RemoteSegmind": "SVD Remote (Segmind)",
+    "SVDSuite_RemoteSiliconFlow": "Video Remote (SiliconFlow)",
     "SVDSuite_AutoImageToVideo": "SVD Image to Video (auto engine)",
 }

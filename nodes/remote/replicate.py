@@ -2,15 +2,21 @@
 
 `stability-ai/stable-video-diffusion` is a community Cog model, so predictions are created on
 `POST /v1/predictions` with the version id (overridable: Replicate publishes new versions).
+
+The create carries `Cancel-After` (Replicate's prediction deadline, whole seconds left of
+timeout_s): Replicate itself stops the prediction then, `aborted` (unbilled) if it had not
+started, `canceled` if it had, even when ComfyUI is no longer there to send the cancel.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
+from .adapter import Adapter, Job, Poll, RemoteVideo
 from .config import base_url, same_origin
-from .engine import Adapter, Job, Poll, RemoteVideo, run_job
+from .engine import run_job
 from .media import png_data_uri
 from .schema import Field, build_payload
 from .transport import ProviderError, Transport
@@ -19,6 +25,7 @@ MODEL = "stability-ai/stable-video-diffusion"
 DEFAULT_VERSION = "3f0457e4619daac51203dedb472816fd4af51f3149fa7a9e0b5ffcf1b8172438"
 VIDEO_LENGTHS = ("14_frames_with_svd", "25_frames_with_svd_xt")
 SIZING_STRATEGIES = ("maintain_aspect_ratio", "crop_to_16_9", "use_image_dimensions")
+MIN_CANCEL_AFTER_S = 5  # we never ask for a deadline shorter than this
 
 FIELDS: dict[str, Field] = {
     "video_length": Field("video_length", choices=VIDEO_LENGTHS),
@@ -69,10 +76,13 @@ class ReplicateAdapter(Adapter):
             return returned
         return f"{self.base}/v1/predictions/{job.id}" + ("/cancel" if which == "cancel" else "")
 
-    def submit(self, t: Transport, payload: dict) -> Job:
+    def submit(self, t: Transport, payload: dict, remaining_s: float) -> Job:
         body = t.json(
             t.request(
-                "POST", f"{self.base}/v1/predictions", json_body={"version": self.version, "input": payload}
+                "POST",
+                f"{self.base}/v1/predictions",
+                json_body={"version": self.version, "input": payload},
+                headers={"Cancel-After": cancel_after(remaining_s)},
             )
         )
         if not isinstance(body, dict) or not body.get("id"):
@@ -97,6 +107,11 @@ class ReplicateAdapter(Adapter):
 
     def cancel(self, t: Transport, job: Job) -> None:
         t.request("POST", self._url(job, "cancel"), timeout=(5.0, 10.0))
+
+
+def cancel_after(remaining_s: float) -> str:
+    """Replicate's Cancel-After value for what is left of our deadline: whole seconds, `s` unit."""
+    return f"{max(MIN_CANCEL_AFTER_S, math.ceil(remaining_s))}s"
 
 
 def output_url(output: Any) -> str:
@@ -133,7 +148,7 @@ def build_request(
     return payload
 
 
-def replicate_image_to_video(
+async def replicate_image_to_video(
     image,
     video_length: str = "14_frames_with_svd",
     sizing_strategy: str = "maintain_aspect_ratio",
@@ -151,4 +166,4 @@ def replicate_image_to_video(
     payload = build_request(
         image, video_length, sizing_strategy, frames_per_second, motion_bucket_id, cond_aug, decoding_t, seed
     )
-    return run_job(ReplicateAdapter(version_id), payload, timeout_s, node_id)
+    return await run_job(ReplicateAdapter(version_id), payload, timeout_s, node_id)

@@ -6,8 +6,9 @@ The image goes as bare base64 (Segmind wants no `data:` prefix).
 
 from __future__ import annotations
 
+from .adapter import Adapter, RemoteVideo
 from .config import base_url
-from .engine import Adapter, RemoteVideo, run_job
+from .engine import run_job
 from .media import png_base64
 from .schema import Field, build_payload
 from .transport import Transport
@@ -65,7 +66,7 @@ def build_request(
     return payload
 
 
-def segmind_image_to_video(
+async def segmind_image_to_video(
     image,
     fps: int = 7,
     motion: int = 127,
@@ -78,4 +79,4 @@ def segmind_image_to_video(
 ) -> RemoteVideo:
     """Animate `image` with Segmind's SVD endpoint."""
     payload = build_request(image, fps, motion, seed, cond_aug, frames, resize_method)
-    return run_job(SegmindAdapter(), payload, timeout_s, node_id)
+    return await run_job(SegmindAdapter(), payload, timeout_s, node_id)

@@ -77,7 +77,7 @@ def provider_message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return (response.text or "").strip()[:500] or response.reason or ""
+        return " ".join((response.text or "").split())[:500] or response.reason or ""
     if isinstance(body, dict):
         pieces = []
         if body.get("title"):
@@ -90,12 +90,26 @@ def provider_message(response: requests.Response) -> str:
         if body.get("error_type"):
             pieces.append(f"[{body['error_type']}]")
         if pieces:
-            return ": ".join(pieces[:2]) + (" " + " ".join(pieces[2:]) if len(pieces) > 2 else "")
+            text = ": ".join(pieces[:2]) + (" " + " ".join(pieces[2:]) if len(pieces) > 2 else "")
+            # SiliconFlow: {"code": 20012, "message": "...", "data": "..."}: the code and the data too.
+            data = body.get("data")
+            if isinstance(data, str) and data.strip() and data != body.get("message"):
+                text += f" ({data.strip()[:300]})"
+            if body.get("code") is not None:
+                text += f" [code {body['code']}]"
+            return text
+    if isinstance(body, str):  # a bare JSON string, e.g. SiliconFlow's 401 "Invalid token"
+        return body.strip()[:500]
     return json.dumps(body)[:500]
 
 
 class _AbortableAdapter(HTTPAdapter):
-    """Remembers the connections it hands out, so another thread can shut their sockets."""
+    """Remembers the sockets of the connections it hands out, so another thread can shut them.
+
+    The socket itself is recorded when the connection connects: a response sent with
+    `Connection: close` takes the socket over from its connection (http.client clears
+    `conn.sock`), and a stalled download on such a response must still be abortable.
+    """
 
     def __init__(self, registry: list, lock: threading.Lock):
         self._registry = registry
@@ -110,8 +124,18 @@ class _AbortableAdapter(HTTPAdapter):
 
             def _get_conn(timeout=None):
                 conn = original(timeout=timeout)
+                if not getattr(conn, "_svd_suite_tracked", False):
+                    connect = conn.connect
+
+                    def tracked_connect():
+                        connect()
+                        with lock:
+                            registry.append(conn.sock)
+
+                    conn.connect = tracked_connect
+                    conn._svd_suite_tracked = True
                 with lock:
-                    registry.append(conn)
+                    registry.append(conn)  # a connection reused from the pool: its current socket
                 return conn
 
             pool._get_conn = _get_conn
@@ -126,6 +150,8 @@ class Transport:
         self.provider = provider
         self.label = PROVIDERS[provider].label
         self.key_help = PROVIDERS[provider].key_help
+        self.auth_hint = PROVIDERS[provider].auth_hint
+        self._key = key
         self.redact = Redactor(key)
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
@@ -135,6 +161,10 @@ class Transport:
         adapter = _AbortableAdapter(self._conns, self._lock)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+
+    def fresh(self) -> Transport:
+        """A new session with the same key: for the cancel call after this one's sockets were shut."""
+        return Transport(self.provider, self._key, self._auth)
 
     def request(
         self,
@@ -146,9 +176,10 @@ class Transport:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         stream: bool = False,
         auth: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
         """Send one request; 2xx returns the response, anything else raises (see module doc)."""
-        headers = dict(self._auth) if auth else {}
+        headers = {**(self._auth if auth else {}), **(headers or {})}
         try:
             # Authenticated calls never follow redirects: requests would carry x-api-key to any host.
             response = self.session.request(
@@ -174,10 +205,11 @@ class Transport:
                 retry_after_seconds(response.headers.get("Retry-After")),
                 status,
             )
-        if status in (401, 403):
+        if status in (401, 403) and auth:  # a CDN's 401/403 on a result URL is not about our key
             raise ProviderError(
                 f"{self.label} rejected the API key ({status} {response.reason}: {message}). "
                 f"Check {self.key_help} in the ComfyUI server's environment or the SVD Suite config file."
+                + self.auth_hint
             )
         hint = " (check your account's credits)" if status in (402, 406) else ""
         raise ProviderError(f"{self.label} answered {status} {response.reason}: {message}{hint}")
@@ -194,9 +226,9 @@ class Transport:
     def abort(self) -> None:
         """Shut every socket this session opened (unblocks a thread stuck waiting for an answer)."""
         with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            sock = getattr(conn, "sock", None)
+            entries = list(self._conns)
+        for entry in entries:
+            sock = entry if isinstance(entry, socket.socket) else getattr(entry, "sock", None)
             if sock is None:
                 continue
             try:

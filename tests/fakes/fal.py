@@ -2,13 +2,18 @@
 
 Faults (one per job, via plan()): unauthorized, invalid_input (422 detail list), rate_limited
 (429 + Retry-After once, then accepted), status_500_once, malformed_status, job_failed
-(COMPLETED with error), echo_key (401 echoing the
-Authorization header), result_error (422 on the result GET), result_404, truncated, not_video,
-hold (IN_PROGRESS until cancelled).
+(COMPLETED with error), failed_state / canceled_state (terminal FAILED / CANCELED, which
+third-party schemas list), echo_key (401 echoing the Authorization header), result_error (422 on
+the result GET), result_202_once (the result GET first answers 202: not done yet), result_404,
+truncated, not_video, hold (IN_PROGRESS until cancelled), odd_urls (the job lives under URLs
+unlike fal's usual layout: only a client that uses the returned URLs finds it), and the hung
+requests: hang_submit (job created, answer never sent), hang_status (status requests hang once
+the job runs), stall_download (the video stops half way).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from .server import FakeProvider, Recorded, Reply
@@ -31,22 +36,30 @@ class FakeFal(FakeProvider):
         if r.headers.get("authorization") != f"Key {self.key}":
             return Reply.json(401, {"detail": "Invalid authentication credentials"})
         parts = r.path.strip("/").split("/")
+        if parts[0] == "q":  # odd_urls jobs: /q/{id}, /q/{id}/status, /q/{id}/cancel
+            job = self.jobs.get(parts[1]) if len(parts) > 1 else None
+            if job is None or job["fault"] != "odd_urls":
+                return Reply.json(404, {"detail": "Not found"})
+            return self._job_request(r, job, parts[2:])
         if "requests" in parts:
             i = parts.index("requests")
             app, rest = "/".join(parts[:i]), parts[i + 1 :]
             job = self.jobs.get(rest[0]) if rest else None
-            if job is None or job["owner_alias"] != app:  # status paths carry owner/alias only
-                return Reply.json(404, {"detail": f"Request {rest[:1]} not found"})
-            if r.method == "GET" and rest[1:] == ["status"]:
-                return self._status(job)
-            if r.method == "GET" and len(rest) == 1:
-                return self._result(job)
-            if r.method == "PUT" and rest[1:] == ["cancel"]:
-                return self._cancel(job)
-            return Reply.json(405, {"detail": "Method not allowed"})
+            if job is None or job["owner_alias"] != app or job["fault"] == "odd_urls":
+                return Reply.json(404, {"detail": f"Request {rest[:1]} not found"})  # owner/alias only
+            return self._job_request(r, job, rest[1:])
         if r.method == "POST":
             return self._submit(r, "/".join(parts))
         return Reply.json(404, {"detail": "Not found"})
+
+    def _job_request(self, r: Recorded, job: dict, rest: list[str]) -> Reply:
+        if r.method == "GET" and rest == ["status"]:
+            return self._status(job)
+        if r.method == "GET" and not rest:
+            return self._result(job)
+        if r.method == "PUT" and rest == ["cancel"]:
+            return self._cancel(job)
+        return Reply.json(405, {"detail": "Method not allowed"})
 
     def _submit(self, r: Recorded, app: str) -> Reply:
         if app not in KNOWN_APPS:
@@ -89,6 +102,8 @@ class FakeFal(FakeProvider):
         request_id = str(uuid.uuid4())
         owner_alias = "/".join(app.split("/")[:2])
         base = f"{self.url}/{owner_alias}/requests/{request_id}"
+        if fault == "odd_urls":
+            base = f"{self.url}/q/{request_id}"
         job = {
             "id": request_id,
             "app": app,
@@ -98,8 +113,11 @@ class FakeFal(FakeProvider):
             "cancelled": False,
             "input": body,
             "urls": {"response_url": base, "status_url": f"{base}/status", "cancel_url": f"{base}/cancel"},
+            "submitted": time.monotonic(),
         }
         self.add_job(request_id, job)
+        if fault == "hang_submit":  # accepted, but the answer never comes
+            return Reply(200, hold=True)
         return Reply.json(
             200, {"request_id": request_id, **job["urls"], "status": "IN_QUEUE", "queue_position": 0}
         )
@@ -126,8 +144,10 @@ class FakeFal(FakeProvider):
             )
         if job["polls"] == 1:
             return Reply.json(202, {"status": "IN_QUEUE", "queue_position": 1, **common, "logs": None})
-        if job["polls"] == 2 or job["fault"] == "hold":
-            job["running"] = job["polls"] >= 3  # a held job is surely running once polled past step 2
+        if job["fault"] == "hang_status" and job["polls"] >= 3:
+            return Reply(200, hold=True)
+        if job["polls"] == 2 or job["fault"] in ("hold", "hang_status") or not self.job_ready(job):
+            job["running"] = True
             logs = [
                 {
                     "message": f"step {job['polls']}/20",
@@ -137,6 +157,22 @@ class FakeFal(FakeProvider):
                 }
             ]
             return Reply.json(202, {"status": "IN_PROGRESS", **common, "logs": logs})
+        if job["fault"] in ("failed_state", "canceled_state"):
+            status, error = (
+                ("FAILED", "Runner crashed while loading the model")
+                if job["fault"] == "failed_state"
+                else ("CANCELED", "Request was cancelled by an administrator")
+            )
+            return Reply.json(
+                200,
+                {
+                    "status": status,
+                    **common,
+                    "logs": None,
+                    "error": error,
+                    "error_type": "runner_server_error",
+                },
+            )
         if job["fault"] == "job_failed":
             return Reply.json(
                 200,
@@ -162,6 +198,11 @@ class FakeFal(FakeProvider):
         )
 
     def _result(self, job: dict) -> Reply:
+        if job["fault"] == "result_202_once" and not job.get("result_202"):
+            job["result_202"] = True
+            return Reply.json(
+                202, {"status": "IN_PROGRESS", "request_id": job["id"], **job["urls"], "logs": None}
+            )
         if job["fault"] == "result_error":
             return Reply.json(
                 422,
@@ -186,7 +227,7 @@ class FakeFal(FakeProvider):
 
     def _cancel(self, job: dict) -> Reply:
         self.event("cancel", job["id"])
-        if job["polls"] >= 3 and job["fault"] != "hold":
+        if job["polls"] >= 3 and job["fault"] not in ("hold", "hang_status") and self.job_ready(job):
             return Reply.json(400, {"status": "ALREADY_COMPLETED"})
         job["cancelled"] = True
         return Reply.json(202, {"status": "CANCELLATION_REQUESTED"})
@@ -204,4 +245,6 @@ def serve_file(video: bytes, fault: str) -> Reply:
         return Reply(200, b"this is certainly not a video file" * 20, {"Content-Type": "video/mp4"})
     if fault == "truncated":
         return Reply(200, video[: len(video) // 2], {"Content-Type": "video/mp4"}, content_length=len(video))
+    if fault == "stall_download":
+        return Reply(200, video, {"Content-Type": "video/mp4"}, stall=True)
     return Reply(200, video, {"Content-Type": "video/mp4"})

@@ -2,7 +2,8 @@
 
 `fake_providers.env` holds the environment (base URLs, test keys, a tiny poll interval, a config
 path that does not exist) that the ComfyUI server fixture passes to the real server, so remote
-nodes inside it talk to these fakes. `fake_providers.fal/.replicate/.segmind` are the fakes.
+nodes inside it talk to these fakes. `fake_providers.fal/.replicate/.segmind/.siliconflow` are the
+fakes.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from .fal import FakeFal
 from .media import make_mp4
 from .replicate import FakeReplicate
 from .segmind import FakeSegmind
+from .siliconflow import FakeSiliconFlow
 
 
 def start_fakes(tmp_dir) -> SimpleNamespace:
     video = make_mp4()
     fal, replicate, segmind = FakeFal(video).start(), FakeReplicate(video).start(), FakeSegmind(video).start()
+    siliconflow = FakeSiliconFlow(video).start()
+    fakes = (fal, replicate, segmind, siliconflow)
     env = {
         "SVD_SUITE_FAL_QUEUE_URL": fal.url,
         "SVD_SUITE_REPLICATE_API_URL": replicate.url,
@@ -27,17 +31,19 @@ def start_fakes(tmp_dir) -> SimpleNamespace:
         "FAL_KEY": fal.key,
         "REPLICATE_API_TOKEN": replicate.key,
         "SEGMIND_API_KEY": segmind.key,
+        "SVD_SUITE_SILICONFLOW_API_URL": f"{siliconflow.url}/v1",
+        "SILICONFLOW_API_KEY": siliconflow.key,
         "SVD_SUITE_POLL_MIN_S": "0.05",
         "SVD_SUITE_POLL_MAX_S": "0.2",
         "SVD_SUITE_CONFIG": str(tmp_dir / "no-such-config.json"),
     }
 
     def stop():
-        for fake in (fal, replicate, segmind):
+        for fake in fakes:
             fake.stop()
 
     def reset():
-        for fake in (fal, replicate, segmind):
+        for fake in fakes:
             fake.reset()
 
     return SimpleNamespace(
@@ -45,8 +51,9 @@ def start_fakes(tmp_dir) -> SimpleNamespace:
         fal=fal,
         replicate=replicate,
         segmind=segmind,
+        siliconflow=siliconflow,
         video=video,
-        keys=(fal.key, replicate.key, segmind.key),
+        keys=tuple(fake.key for fake in fakes),
         stop=stop,
         reset=reset,
     )
@@ -73,7 +80,7 @@ def remote_env(fake_providers, monkeypatch, tmp_path):
     from svd_suite.nodes import comfy
 
     fake_providers.reset()
-    for name in ("FAL_KEY_ID", "FAL_KEY_SECRET", "REPLICATE_BASE_URL"):
+    for name in ("FAL_KEY_ID", "FAL_KEY_SECRET", "REPLICATE_BASE_URL", "SVD_SUITE_SILICONFLOW_REGION"):
         monkeypatch.delenv(name, raising=False)
     for name, value in fake_providers.env.items():
         monkeypatch.setenv(name, value)

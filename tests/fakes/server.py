@@ -1,8 +1,13 @@
 """A small threaded HTTP server base for the provider fakes: records every request, plans faults.
 
 Tests program a fake in-process (`fake.plan("hold")`) or over HTTP (`POST /_control` with
-`{"plan": ["hold"]}` or `{"reset": true}`), which also works for jobs a real ComfyUI server
-submits, since the fakes run in the test process and ComfyUI only sees their URLs.
+`{"plan": ["hold"]}`, `{"job_seconds": 5}` or `{"reset": true}`), which also works for jobs a
+real ComfyUI server submits, since the fakes run in the test process and ComfyUI only sees their
+URLs.
+
+Hung requests: `Reply(hold=True)` answers nothing, `Reply(stall=True)` sends the headers and half
+the body, then nothing more; either is held until the client goes away (recorded as a
+"disconnect" event) or HOLD_LIMIT_S passes. `fake.holding()` says how many are held right now.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class Reply:
     headers: dict = field(default_factory=dict)
     content_length: int | None = None  # lie about the length (truncated download)
     hold: bool = False  # keep the connection open until the client goes away
+    stall: bool = False  # send headers and half the body, then hold (a stalled download)
 
     @classmethod
     def json(cls, status: int, data, headers: dict | None = None, content_type="application/json") -> Reply:
@@ -62,6 +68,8 @@ class FakeProvider:
         self.events: list[tuple[str, str]] = []  # ("cancel", job id), ("disconnect", path) …
         self.plans: deque[str] = deque()
         self.jobs: dict[str, dict] = {}
+        self.job_seconds = 0.0  # > 0: every job runs at least this long after its submission
+        self._held = 0
         self._stopping = threading.Event()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.httpd.daemon_threads = True
@@ -98,6 +106,7 @@ class FakeProvider:
             self.events.clear()
             self.plans.clear()
             self.jobs.clear()
+            self.job_seconds = 0.0
 
     def next_fault(self) -> str:
         with self.lock:
@@ -106,6 +115,15 @@ class FakeProvider:
     def add_job(self, job_id: str, job: dict) -> None:
         with self.lock:
             self.jobs[job_id] = job
+
+    def job_ready(self, job: dict) -> bool:
+        """False while a job's minimum run time (job_seconds) has not passed yet."""
+        return time.monotonic() - job.get("submitted", 0.0) >= self.job_seconds
+
+    def holding(self) -> int:
+        """How many requests are being held (hung) right now."""
+        with self.lock:
+            return self._held
 
     def has_running_job(self) -> bool:
         """True once a job has been reported in progress (safe to call from any thread)."""
@@ -141,6 +159,8 @@ class FakeProvider:
             self.reset()
         if data.get("plan"):
             self.plan(*data["plan"])
+        if "job_seconds" in data:
+            self.job_seconds = float(data["job_seconds"])
         with self.lock:
             return Reply.json(200, {"plans": list(self.plans), "events": self.events})
 
@@ -148,18 +168,25 @@ class FakeProvider:
         """Block until the client disconnects, `until()` is true, or HOLD_LIMIT_S passes."""
         sock: socket.socket = handler.connection
         deadline = time.monotonic() + HOLD_LIMIT_S
-        while time.monotonic() < deadline and not self._stopping.is_set():
-            if until is not None and until():
-                return
-            readable, _, _ = select.select([sock], [], [], 0.05)
-            if readable:
-                try:
-                    if sock.recv(1, socket.MSG_PEEK) == b"":
+        with self.lock:
+            self._held += 1
+        self.event("hold", path)
+        try:
+            while time.monotonic() < deadline and not self._stopping.is_set():
+                if until is not None and until():
+                    return
+                readable, _, _ = select.select([sock], [], [], 0.05)
+                if readable:
+                    try:
+                        if sock.recv(1, socket.MSG_PEEK) == b"":
+                            self.event("disconnect", path)
+                            return
+                    except OSError:
                         self.event("disconnect", path)
                         return
-                except OSError:
-                    self.event("disconnect", path)
-                    return
+        finally:
+            with self.lock:
+                self._held -= 1
 
 
 def _handler_for(provider: FakeProvider):
@@ -195,15 +222,18 @@ def _handler_for(provider: FakeProvider):
                 self.send_header(key, value)
             length = reply.content_length if reply.content_length is not None else len(reply.body)
             self.send_header("Content-Length", str(length))
-            if reply.content_length is not None:
+            if reply.content_length is not None or reply.stall:
                 self.send_header("Connection", "close")
                 self.close_connection = True
             self.end_headers()
+            body = reply.body[: len(reply.body) // 2] if reply.stall else reply.body
             try:
-                self.wfile.write(reply.body)
+                self.wfile.write(body)
                 self.wfile.flush()
             except OSError:
-                pass
+                return
+            if reply.stall:
+                provider.hold(self, parts.path)
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve
 

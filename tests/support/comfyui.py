@@ -73,9 +73,13 @@ def comfyui_install(version: str = OLDEST) -> ComfyUIInstall:
                 f"${VENV_033_VARIABLE} is not set: run the tests with `bash scripts/test.sh` "
                 "(it builds ComfyUI 0.33.0 with `bash scripts/env.sh comfyui-0.33` and sets it)"
             )
-        install = ComfyUIInstall(CURRENT, Path(venv) / "bin" / "python", Path(venv) / "ComfyUI-0.33.0" / "main.py")
+        install = ComfyUIInstall(
+            CURRENT, Path(venv) / "bin" / "python", Path(venv) / "ComfyUI-0.33.0" / "main.py"
+        )
         if not (install.python.exists() and install.main.exists()):
-            raise ComfyUIUnavailable(f"{venv} holds no ComfyUI 0.33.0: rerun `bash scripts/env.sh comfyui-0.33`")
+            raise ComfyUIUnavailable(
+                f"{venv} holds no ComfyUI 0.33.0: rerun `bash scripts/env.sh comfyui-0.33`"
+            )
         return install
     raise ValueError(f"unknown ComfyUI version {version!r}; tested: {', '.join(COMFYUI_VERSIONS)}")
 
@@ -151,8 +155,16 @@ def prepare_base(base: Path, models: dict[str, Path] | None = None) -> Path:
 
     `models` maps "diffusers/svd-tiny" style relative paths to folders to link under models/.
     """
-    for sub in ("custom_nodes", "input", "output", "temp", "user", "models/diffusers",
-                "models/checkpoints", "models/svd"):
+    for sub in (
+        "custom_nodes",
+        "input",
+        "output",
+        "temp",
+        "user",
+        "models/diffusers",
+        "models/checkpoints",
+        "models/svd",
+    ):
         (base / sub).mkdir(parents=True, exist_ok=True)
     link = base / "custom_nodes" / PACK_FOLDER
     if not link.exists():
@@ -165,26 +177,43 @@ def prepare_base(base: Path, models: dict[str, Path] | None = None) -> Path:
     return base
 
 
-def start_comfyui(base: Path, env: dict | None = None, port: int | None = None,
-                  startup_timeout: float = 120.0, extra_args: list[str] | None = None,
-                  install: ComfyUIInstall | None = None) -> ComfyUIServer:
+def start_comfyui(
+    base: Path,
+    env: dict | None = None,
+    port: int | None = None,
+    startup_timeout: float = 120.0,
+    extra_args: list[str] | None = None,
+    install: ComfyUIInstall | None = None,
+) -> ComfyUIServer:
     """Start ComfyUI (0.3.75 unless `install` says otherwise) on 127.0.0.1 and wait (bounded)
     until /system_stats answers 200."""
     install = install or comfyui_install(OLDEST)
     port = port or free_port()
     log_path = base / "comfyui.log"
     cmd = [
-        str(install.python), str(install.main), "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-        "--base-directory", str(base), "--database-url", f"sqlite:///{base}/user/comfyui.db",
-        "--disable-auto-launch", *(extra_args or []),
+        str(install.python),
+        str(install.main),
+        "--cpu",
+        "--listen",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--base-directory",
+        str(base),
+        "--database-url",
+        f"sqlite:///{base}/user/comfyui.db",
+        "--disable-auto-launch",
+        *(extra_args or []),
     ]
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     log_file = open(log_path, "wb")
-    process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=full_env,
-                               cwd=str(base), start_new_session=True)
+    process = subprocess.Popen(
+        cmd, stdout=log_file, stderr=subprocess.STDOUT, env=full_env, cwd=str(base), start_new_session=True
+    )
     log_file.close()
-    server = ComfyUIServer(base=base, port=port, process=process, log_path=log_path, env=env or {},
-                           version=install.version)
+    server = ComfyUIServer(
+        base=base, port=port, process=process, log_path=log_path, env=env or {}, version=install.version
+    )
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
