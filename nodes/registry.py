@@ -27,6 +27,7 @@ NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}
 FAILED_MODULES: dict[str, str] = {}
 
 comfy.register_model_folder("svd", "svd")
+comfy.register_model_folder("rife", "rife")  # RIFE weight files for Interpolate Frames
 
 for _name in NODE_MODULES:
     try:

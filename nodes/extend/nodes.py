@@ -12,10 +12,14 @@ CATEGORY = "SVD Suite"
 
 
 class SVDSuite_Interpolate:
-    """Multiply the frame rate by making in-between frames from dense optical flow."""
+    """Multiply the frame rate with in-between frames: dense optical flow, or RIFE with your weights."""
 
     @classmethod
     def INPUT_TYPES(cls):
+        from .methods import default_method, method_choices
+        from .rife.architectures import SCALES
+
+        methods = method_choices()
         return {
             "required": {
                 "images": ("IMAGE", {"tooltip": "The frames to interpolate, in order."}),
@@ -42,6 +46,33 @@ class SVDSuite_Interpolate:
                     },
                 ),
             },
+            "optional": {
+                "method": (
+                    methods,
+                    {
+                        "default": default_method(methods),
+                        "tooltip": "optical flow: no weights needed. Or a RIFE weight file from "
+                        "models/rife/ (or ComfyUI-Frame-Interpolation's ckpts/rife/): RIFE 4.7, "
+                        "4.17 and 4.26 layouts, .pth or .safetensors. Quality comes from the weights.",
+                    },
+                ),
+                "ensemble": (
+                    "BOOLEAN",
+                    {
+                        "default": False,
+                        "tooltip": "RIFE only (4.7 and 4.17 weights): also run every step with the frames "
+                        "swapped and average; steadier in uncertain areas, twice the time.",
+                    },
+                ),
+                "scale": (
+                    list(SCALES),
+                    {
+                        "default": 1.0,
+                        "tooltip": "RIFE only: size the motion is estimated at, relative to the frame. "
+                        "0.5 or 0.25 for large frames or fast motion (faster), 2 for small, fine detail.",
+                    },
+                ),
+            },
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
@@ -51,16 +82,21 @@ class SVDSuite_Interpolate:
     FUNCTION = "interpolate"
     CATEGORY = CATEGORY
     DESCRIPTION = (
-        "Optical-flow frame interpolation (OpenCV DIS flow, both directions, occlusion-aware blend). "
-        "Smooths SVD's low frame rate without a learned model."
+        "Frame interpolation: optical flow (OpenCV DIS plus a block search, both directions, "
+        "occlusion-aware splatting; no weights needed) or RIFE with your own weight file. Smooths "
+        "SVD's low frame rate."
     )
 
-    def interpolate(self, images, fps, multiplier, unique_id=None):
-        from .interpolate import interpolate_frames, validate_interpolation
+    def interpolate(
+        self, images, fps, multiplier, method="optical flow", ensemble=False, scale=1.0, unique_id=None
+    ):
+        from .interpolate import validate_interpolation
+        from .methods import interpolate, validate_method
 
         validate_interpolation(images, fps, multiplier)
+        validate_method(method, scale, ensemble)
         progress = Progress(max(int(images.shape[0]) - 1, 1), node_id=unique_id)
-        return interpolate_frames(images, fps, multiplier, progress=progress)
+        return interpolate(images, fps, multiplier, method, scale=scale, ensemble=ensemble, progress=progress)
 
 
 def _int(default: int, lo: int, hi: int, tooltip: str, step: int = 1, **extra) -> tuple:

