@@ -124,6 +124,9 @@ def test_disc_over_a_flat_background_stays_in_place(disc, motion, multiplier):
     for t, frame, truth, back in in_betweens("flat", disc, motion, multiplier):
         error = position_error(frame, truth)
         assert error <= 0.15, f"t={t:.3f}: disc {error:.3f} px off on a flat background"
+        # Where the disc's coverage is, it sits exactly (the "0 px" of the flat case).
+        exact = float(np.hypot(*(disc_position(frame)[0] - disc_position(truth)[0])))
+        assert exact <= 0.01, f"t={t:.3f}: disc coverage {exact:.4f} px off on a flat background"
         mean_drift, moved_share = background_drift(frame, truth, back)
         assert mean_drift < 1e-3 and moved_share == 0.0
 
