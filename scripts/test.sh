@@ -5,10 +5,19 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# Today's ComfyUI runs from a venv of its own; the harness starts it from there. On a fresh
+# machine both venvs are built side by side (mostly waiting on downloads and disk).
+venv_033_path="$(mktemp)"
+trap 'rm -f "$venv_033_path"' EXIT
+bash scripts/env.sh comfyui-0.33 >"$venv_033_path" &
+venv_033_pid=$!
 venv="$(bash scripts/env.sh)"
 py="$venv/bin/python"
-# Today's ComfyUI runs from a venv of its own; the harness starts it from there.
-SVD_SUITE_COMFYUI_033_VENV="$(bash scripts/env.sh comfyui-0.33)"
+if ! wait "$venv_033_pid"; then
+  echo "[test.sh] building the ComfyUI 0.33.0 environment failed (see above)" >&2
+  exit 1
+fi
+SVD_SUITE_COMFYUI_033_VENV="$(cat "$venv_033_path")"
 export SVD_SUITE_COMFYUI_033_VENV
 # Both servers are part of the run: a missing one fails it rather than skipping quietly.
 export SVD_SUITE_REQUIRE_ALL_COMFYUI=1
@@ -30,4 +39,4 @@ bash scripts/ensure-chromium.sh || echo "[test.sh] chromium unavailable: browser
 echo "[test.sh] ruff check"
 "$py" -m ruff check .
 echo "[test.sh] pytest"
-exec "$py" -m pytest "$@"
+"$py" -m pytest "$@"
