@@ -91,21 +91,15 @@ class Stages:
         return self
 
 
+def conditioning_args(model, image, s) -> tuple:
+    """SVD Conditioning's inputs for this run: crop to the size, the settings' frames, fps 7,
+    motion bucket 127, cond_aug 0.02 (the pipeline's defaults, which it is compared with)."""
+    return (model, image, s.width, s.height, "crop", s.frames, 7, 127, 0.02)
+
+
 def run_ours(pack, model, image, s, steps):
     stages = Stages(model.device)
-    cond = stages.run(
-        "clip",
-        pack.conditioning.prepare_conditioning,
-        model,
-        image,
-        s.width,
-        s.height,
-        "crop",
-        s.frames,
-        7,
-        127,
-        0.02,
-    )
+    cond = stages.run("clip", pack.conditioning.prepare_conditioning, *conditioning_args(model, image, s))
     latent = stages.run("sampling", pack.sampling.sample_latents, model, cond, s.seed, steps, 1.0, 3.0)
     frames, _fps = stages.run("decode", pack.decoding.decode_latents, model, latent, s.decode_chunk)
     return frames, stages.finish()
@@ -165,18 +159,7 @@ def count_flops(pack, model, image, s, steps) -> dict:
             out = fn(*args)
         return out, counter.get_total_flops()
 
-    cond, clip = flops(
-        pack.conditioning.prepare_conditioning,
-        model,
-        image,
-        s.width,
-        s.height,
-        "crop",
-        s.frames,
-        7,
-        127,
-        0.02,
-    )
+    cond, clip = flops(pack.conditioning.prepare_conditioning, *conditioning_args(model, image, s))
     _, one = flops(pack.sampling.sample_latents, model, cond, s.seed, 1, 1.0, 3.0)
     latent, two = flops(pack.sampling.sample_latents, model, cond, s.seed, 2, 1.0, 3.0)
     _, decode = flops(pack.decoding.decode_latents, model, latent, s.decode_chunk)

@@ -133,16 +133,9 @@ def parse_text(text: str) -> Event:
     if kind == "execution_success":
         return Success(prompt_id=pid)
     if kind == "execution_error":
-        return Error(
-            prompt_id=pid,
-            node_id=_str(data.get("node_id")),
-            node_type=data.get("node_type"),
-            message=data.get("exception_message", ""),
-            exception_type=data.get("exception_type", ""),
-            traceback=list(data.get("traceback") or []),
-        )
+        return _error(pid, data)
     if kind == "execution_interrupted":
-        return Interrupted(prompt_id=pid, node_id=_str(data.get("node_id")), node_type=data.get("node_type"))
+        return _interrupted(pid, data)
     return Other(prompt_id=pid, type=kind, data=data)
 
 
@@ -173,21 +166,28 @@ def terminal_from_history(prompt_id: str, entry: dict[str, Any]) -> Event | None
     messages = status.get("messages") or []
     for kind, data in reversed(messages):
         if kind == "execution_error":
-            return Error(
-                prompt_id=prompt_id,
-                node_id=str(data.get("node_id")),
-                node_type=data.get("node_type"),
-                message=data.get("exception_message", ""),
-                exception_type=data.get("exception_type", ""),
-                traceback=list(data.get("traceback") or []),
-            )
+            return _error(prompt_id, data)
         if kind == "execution_interrupted":
-            return Interrupted(
-                prompt_id=prompt_id, node_id=str(data.get("node_id")), node_type=data.get("node_type")
-            )
+            return _interrupted(prompt_id, data)
     if status.get("completed") or status.get("status_str") == "success":
         return Success(prompt_id=prompt_id)
     return None
+
+
+def _error(prompt_id: str | None, data: dict[str, Any]) -> Error:
+    """An execution_error's data (websocket event or /history message) as an Error."""
+    return Error(
+        prompt_id=prompt_id,
+        node_id=_str(data.get("node_id")),
+        node_type=data.get("node_type"),
+        message=data.get("exception_message", ""),
+        exception_type=data.get("exception_type", ""),
+        traceback=list(data.get("traceback") or []),
+    )
+
+
+def _interrupted(prompt_id: str | None, data: dict[str, Any]) -> Interrupted:
+    return Interrupted(prompt_id=prompt_id, node_id=_str(data.get("node_id")), node_type=data.get("node_type"))
 
 
 def _str(value: Any) -> str | None:
