@@ -78,3 +78,15 @@ def test_real_server_loads_every_core_node_too(comfyui_server):
     (comfy-angle, PyOpenGL) load in the test environments, so a failure shown there is ours."""
     failed = [line for line in comfyui_server.log_text().splitlines() if "IMPORT FAILED" in line]
     assert not failed, failed
+
+
+def test_every_input_of_every_node_has_a_tooltip(comfyui_server, pack):
+    info = requests.get(f"{comfyui_server.url}/object_info", timeout=30).json()
+    missing = []
+    for node_id in pack.NODE_CLASS_MAPPINGS:
+        for section in ("required", "optional"):
+            for name, spec in (info[node_id]["input"].get(section) or {}).items():
+                options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+                if not options.get("tooltip"):
+                    missing.append(f"{node_id}.{name}")
+    assert not missing, missing
