@@ -38,47 +38,18 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from fakes.fixtures import start_fakes  # noqa: E402
 from support.comfyui import VENV_033_VARIABLE, comfyui_install, prepare_base, start_comfyui  # noqa: E402
+from support.remote_nodes import NODE_INPUTS  # noqa: E402
 from support.run_workflow import run_workflow  # noqa: E402
 
 PROVIDERS = ("fal", "replicate", "siliconflow")
+# provider -> its node and inputs (those of the tests, with room for a slow machine)
 NODES = {
-    "fal": (
-        "SVDSuite_RemoteFal",
-        {
-            "app": "fal-ai/stable-video",
-            "motion_bucket_id": 127,
-            "cond_aug": 0.02,
-            "fps": 0,
-            "steps": 0,
-            "seed": -1,
-            "prompt": "",
-            "timeout_s": 120,
-        },
-    ),
-    "replicate": (
-        "SVDSuite_RemoteReplicate",
-        {
-            "video_length": "14_frames_with_svd",
-            "sizing_strategy": "maintain_aspect_ratio",
-            "frames_per_second": 6,
-            "motion_bucket_id": 127,
-            "cond_aug": 0.02,
-            "decoding_t": 14,
-            "seed": -1,
-            "timeout_s": 120,
-        },
-    ),
-    "siliconflow": (
-        "SVDSuite_RemoteSiliconFlow",
-        {
-            "model": "Wan-AI/Wan2.2-I2V-A14B",
-            "prompt": "a rocket lifts off",
-            "negative_prompt": "",
-            "image_size": "1280x720",
-            "seed": -1,
-            "timeout_s": 120,
-        },
-    ),
+    provider: (kind, dict(NODE_INPUTS[kind], timeout_s=120))
+    for provider, kind in (
+        ("fal", "SVDSuite_RemoteFal"),
+        ("replicate", "SVDSuite_RemoteReplicate"),
+        ("siliconflow", "SVDSuite_RemoteSiliconFlow"),
+    )
 }
 
 

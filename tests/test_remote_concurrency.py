@@ -8,8 +8,8 @@ import time
 
 import pytest
 import requests
+from support.remote_nodes import NODE_INPUTS
 from support.run_workflow import run_workflow
-from test_remote_comfyui import NODE_INPUTS
 
 pytestmark = pytest.mark.integration
 
