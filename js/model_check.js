@@ -27,9 +27,14 @@ function standIn(wanted, installed) {
   return installed.find((name) => leaf(name) === leaf(wanted)) ?? installed[0];
 }
 
-function checkModel(node) {
+/** The model combo of a loader node of ours, or undefined for any other node. */
+function modelWidget(node) {
   const inputName = MODEL_LOADERS[node?.comfyClass ?? node?.type];
-  const widget = inputName && widgetOf(node, inputName);
+  return inputName ? widgetOf(node, inputName) : undefined;
+}
+
+function checkModel(node) {
+  const widget = modelWidget(node);
   if (!widget) return;
   const installed = choices(widget);
   if (installed.includes(widget.value)) {
@@ -49,8 +54,7 @@ function checkModel(node) {
 
 /** A model the user picks by hand needs no note any more. */
 function watchModel(node) {
-  const inputName = MODEL_LOADERS[node?.comfyClass ?? node?.type];
-  const widget = inputName && widgetOf(node, inputName);
+  const widget = modelWidget(node);
   if (!widget || widget.svdSuiteWatched) return;
   widget.svdSuiteWatched = true;
   const callback = widget.callback;
