@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
 from .. import comfy
 from ..video import naming
+from ..video.saved import SavedVideo
 from .config import MAX_DOWNLOAD_BYTES, download_allowed
 from .transport import ProviderError, TransientError, Transport
 
@@ -30,14 +30,6 @@ SIGNATURES = (
     (0, b"GIF8", ".gif", "image/gif"),
     (0, b"RIFF", ".webp", "image/webp"),
 )
-
-
-@dataclass
-class SavedVideo:
-    path: str
-    filename: str
-    subfolder: str
-    mime: str
 
 
 def sniff(head: bytes) -> tuple[str, str] | None:
