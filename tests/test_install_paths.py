@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 import requests
 from support.checkout import copy_checkout
-from support.comfyui import CURRENT, PACK_FOLDER, ComfyUIInstall, require_install, start_comfyui
-from support.pack import REPO_ROOT, load_pack
+from support.installs import require_install
+
+from dev.comfyui import CURRENT, PACK_FOLDER, ComfyUIInstall, start_comfyui
+from dev.pack import REPO_ROOT, load_pack
 
 pytestmark = pytest.mark.integration
 

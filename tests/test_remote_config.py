@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from support.pack import load_pack
+
+from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes.remote import config  # noqa: E402

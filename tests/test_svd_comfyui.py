@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from support.run_workflow import PromptRejected, output_files, run_workflow
 from test_svd_support import Case, pipeline_frames, random_image
+
+from dev.run_workflow import PromptRejected, output_files, run_workflow
 
 MODEL = "svd-tiny"  # conftest links the tiny model at models/diffusers/svd-tiny
 TIMEOUT = 240

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from support.pack import load_pack
+
+from dev.pack import load_pack
 
 load_pack()
 

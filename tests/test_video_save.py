@@ -8,7 +8,6 @@ from fractions import Fraction
 
 import pytest
 import torch
-from support.pack import load_pack
 from test_video_support import (
     chart_frames,
     count_and_rate,
@@ -16,6 +15,8 @@ from test_video_support import (
     patch_errors,
     pillow_count_and_durations,
 )
+
+from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes import comfy  # noqa: E402

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.comfyui import PACK_FOLDER
-from support.pack import REPO_ROOT
-from support.run_workflow import output_files, run_workflow
 from support.templates import API_DIR, UI_DIR, ui_templates
+
+from dev.comfyui import PACK_FOLDER
+from dev.pack import REPO_ROOT
+from dev.run_workflow import output_files, run_workflow
 
 UI_FILES = sorted(UI_DIR.glob("*.json"))
 UI_OF = ui_templates()  # API twin name -> UI file (named by its title)
