@@ -16,8 +16,8 @@ import requests
 from .. import comfy
 from ..video import naming
 from ..video.saved import SavedVideo
-from .config import MAX_DOWNLOAD_BYTES, download_allowed
 from .transport import ProviderError, TransientError, Transport
+from .url_trust import MAX_DOWNLOAD_BYTES, download_allowed
 
 SUBFOLDER = "svd-remote"
 CHUNK = 256 * 1024

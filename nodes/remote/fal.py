@@ -18,11 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .adapter import Adapter, Job, Poll, RemoteVideo
-from .config import base_url, same_origin
+from .config import base_url
 from .engine import run_job
 from .media import archive_reference, frames_zip_data_uri, mask_data_uri, png_data_uri
 from .schema import Field, build_payload
 from .transport import ProviderError, TransientError, Transport
+from .url_trust import same_origin
 
 SEED = Field("seed", 0, 2**53 - 1, omit_when=-1)
 MOTION = Field("motion_bucket_id", 1, 255)
