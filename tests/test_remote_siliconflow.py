@@ -1,4 +1,4 @@
-"""SiliconFlow through the job engine against its protocol-faithful fake (PROTOCOLS §4, no ComfyUI)."""
+"""SiliconFlow through the job engine against its protocol-faithful fake (docs/protocols.md §4, no ComfyUI)."""
 
 from __future__ import annotations
 

@@ -242,7 +242,7 @@ def test_checkpoint_path_refuses_names_outside_the_folders(sf, checkpoints_folde
 # --------------------------------------------------------------------------- config inference
 
 
-# The released SVD-XT sizes (SVD_NOTES §7).
+# The released SVD-XT sizes (docs/svd_notes.md §7).
 UNET_XT = dict(sample_size=96, in_channels=8, out_channels=4,
     down_block_types=("CrossAttnDownBlockSpatioTemporal",) * 3 + ("DownBlockSpatioTemporal",),
     up_block_types=("UpBlockSpatioTemporal",) + ("CrossAttnUpBlockSpatioTemporal",) * 3,

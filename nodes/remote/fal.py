@@ -1,4 +1,4 @@
-"""fal.ai queue adapter (PROTOCOLS §1, §6): submit, status, result, cancel, and the app table.
+"""fal.ai queue adapter (docs/protocols.md §1, §6): submit, status, result, cancel, and the app table.
 
 Submit goes to `{queue}/{app id incl. subpath}`. fal answers with `status_url`, `response_url`
 and `cancel_url`, and its docs say to use those as given rather than build them; we do, as long

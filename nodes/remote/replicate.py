@@ -1,4 +1,4 @@
-"""Replicate adapter (PROTOCOLS §2): create a prediction by version, poll urls.get, cancel.
+"""Replicate adapter (docs/protocols.md §2): create a prediction by version, poll urls.get, cancel.
 
 `stability-ai/stable-video-diffusion` is a community Cog model, so predictions are created on
 `POST /v1/predictions` with the version id (overridable: Replicate publishes new versions).

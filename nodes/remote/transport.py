@@ -74,7 +74,7 @@ def _join_detail(detail: Any) -> str:
 
 
 def provider_message(response: requests.Response) -> str:
-    """The provider's own error text from any of the shapes in PROTOCOLS.md."""
+    """The provider's own error text from any of the shapes in docs/protocols.md."""
     try:
         body = response.json()
     except ValueError:
