@@ -281,7 +281,7 @@ def test_remote_api_twin_saves_the_provider_video(name, comfyui_server, object_i
     if missing:
         pytest.skip(f"remote nodes not registered yet: {missing}")
     if not getattr(fake_providers, "env", None):
-        pytest.skip("tests/fakes provides no fake provider environment yet")
+        pytest.skip("dev/fakes provides no fake provider environment yet")
     _, video = run_twin(comfyui_server, name, object_info)
     assert frame_count(video) > 1
 
