@@ -30,7 +30,7 @@ import requests
 import websocket
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "client"))
 
 _colors = itertools.count(1)
@@ -156,7 +156,7 @@ def main() -> None:
     if base is None:
         import tempfile
 
-        from support.comfyui import prepare_base, start_comfyui
+        from dev.comfyui import prepare_base, start_comfyui
 
         server = start_comfyui(prepare_base(Path(tempfile.mkdtemp(prefix="bench-client-"))))
         base = server.url

@@ -18,7 +18,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def textured_clip(frames: int, width: int, height: int, shift: int = 6):
@@ -53,7 +53,8 @@ def main() -> None:
     width, height = (int(v) for v in args.size.split("x"))
 
     import cv2
-    from support.pack import load_pack
+
+    from dev.pack import load_pack
 
     load_pack()
     from svd_suite.nodes.extend import flow, interpolate

@@ -1,7 +1,7 @@
 """Benchmark: do independent remote nodes in one prompt run together, and how fast does Cancel act?
 
 Everything goes through a real ComfyUI server (0.3.75 and 0.33.0 by default) whose remote nodes
-talk to the protocol-faithful fake providers of tests/fakes, started in this process. Each fake
+talk to the protocol-faithful fake providers of dev/fakes, started in this process. Each fake
 job takes --job-seconds at the provider (IN_PROGRESS until then), as a real queue job would.
 
 Measured per server, wall time from queueing the prompt to its end (same client overhead for all):
@@ -34,12 +34,12 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
-from fakes.fixtures import start_fakes  # noqa: E402
-from support.comfyui import VENV_033_VARIABLE, comfyui_install, prepare_base, start_comfyui  # noqa: E402
-from support.remote_nodes import NODE_INPUTS  # noqa: E402
-from support.run_workflow import run_workflow  # noqa: E402
+from dev.comfyui import VENV_033_VARIABLE, comfyui_install, prepare_base, start_comfyui  # noqa: E402
+from dev.fakes.start import start_fakes  # noqa: E402
+from dev.remote_nodes import NODE_INPUTS  # noqa: E402
+from dev.run_workflow import run_workflow  # noqa: E402
 
 PROVIDERS = ("fal", "replicate", "siliconflow")
 # provider -> its node and inputs (those of the tests, with room for a slow machine)

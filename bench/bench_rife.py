@@ -45,11 +45,12 @@ def _reset_peak() -> None:
 
 
 def child_main(method: str, frames: int, size: str, multiplier: int, weights_dir: str) -> None:
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
     import torch
     from bench_interpolate import textured_clip
-    from support.pack import load_pack
+
+    from dev.pack import load_pack
 
     load_pack()
     from svd_suite.nodes.extend.interpolate import interpolate_frames
@@ -103,9 +104,10 @@ def measure(method: str, frames: int, size: str, multiplier: int, weights_dir: P
 
 
 def save_random_weights(folder: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT))
     import torch
-    from support.pack import load_pack
+
+    from dev.pack import load_pack
 
     load_pack()
     from svd_suite.nodes.extend.rife.architectures import ARCHITECTURES

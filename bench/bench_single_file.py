@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TESTS = HERE.parent / "tests"
+REPO = HERE.parent
 MIB = 1024 * 1024
 
 
@@ -67,8 +67,8 @@ def _measure(call) -> dict:
 
 
 def _pack():
-    sys.path.insert(0, str(TESTS))
-    from support.pack import load_pack
+    sys.path.insert(0, str(REPO))
+    from dev.pack import load_pack
 
     load_pack()
     from svd_suite.nodes.svd import single_file
@@ -77,8 +77,8 @@ def _pack():
 
 
 def worker_prepare(variant: str, folder: str, file: str) -> dict:
-    sys.path.insert(0, str(TESTS))
-    from support.tiny_svd import save_tiny_svd
+    sys.path.insert(0, str(REPO))
+    from dev.tiny_svd import save_tiny_svd
 
     sf = _pack()
     save_tiny_svd(Path(folder), variant=variant)

@@ -18,16 +18,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent))  # the repository root, for dev/
 
-from support.comfyui import PACK_FOLDER, prepare_base, start_comfyui  # noqa: E402
+from dev.comfyui import PACK_FOLDER, prepare_base, start_comfyui  # noqa: E402
 
 PACK = (
     "import sys, time; sys.path.insert(0, %r); import numpy, requests\n"
     "t = time.perf_counter()\n"
-    "from support.pack import load_pack; load_pack()\n"
+    "from dev.pack import load_pack; load_pack()\n"
     "print(time.perf_counter() - t)\n"
-) % str(HERE.parent / "tests")
+) % str(HERE.parent)
 REFERENCE = (
     "import sys, time; import numpy, requests\n"
     "t = time.perf_counter()\n"

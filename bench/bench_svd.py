@@ -88,8 +88,8 @@ def _run_ours(model_dir: str, s: dict):
     import numpy as np
     import torch
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support.pack import load_pack
+    sys.path.insert(0, str(ROOT))
+    from dev.pack import load_pack
 
     load_pack()
     from svd_suite.nodes.svd import decode_latents, load_svd_model, prepare_conditioning, sample_latents
@@ -258,8 +258,8 @@ def print_chunks(variant: str, settings: dict, rows: list[tuple]) -> None:
 def ensure_model(variant: str, folder: Path) -> Path:
     target = folder / f"svd-{variant}"
     if not (target / "model_index.json").exists():
-        sys.path.insert(0, str(ROOT / "tests"))
-        from support.tiny_svd import save_tiny_svd
+        sys.path.insert(0, str(ROOT))
+        from dev.tiny_svd import save_tiny_svd
 
         print(f"building the random-weight {variant} model in {target} ...", flush=True)
         save_tiny_svd(target, variant=variant)

@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 MiB = 1 << 20
 SATURATED = {"red": (1, 0, 0), "green": (0, 1, 0), "blue": (0, 0, 1),
@@ -101,7 +101,7 @@ def server_prompts(source: str, prefix: str, variant: str) -> dict:
 
 
 def timed_run(server, prompt):
-    from support.run_workflow import TERMINAL, output_files, run_workflow
+    from dev.run_workflow import TERMINAL, output_files, run_workflow
 
     done = {}
 
@@ -156,8 +156,9 @@ def colour_errors(path: Path) -> dict[str, float]:
 
 
 def bench_server(repeats: int) -> None:
-    from support.comfyui import prepare_base, start_comfyui
     from svd_suite.nodes.video.save import save_video
+
+    from dev.comfyui import prepare_base, start_comfyui
 
     base = prepare_base(Path(tempfile.mkdtemp(prefix="bench_video_")))
     server = start_comfyui(base)
@@ -231,7 +232,7 @@ def core_like_save(images, path: str, fps: int = 7) -> None:
 
 def worker(variant: str, out_dir: str) -> None:
     """One measured call in this fresh process; prints JSON {seconds, extra}."""
-    from support.pack import load_pack
+    from dev.pack import load_pack
 
     load_pack()
     from diffusers.utils import export_to_video
@@ -294,7 +295,7 @@ def main() -> None:
     if args.worker:
         worker(*args.worker)
         return
-    from support.pack import load_pack
+    from dev.pack import load_pack
 
     load_pack()
     if not args.skip_server:

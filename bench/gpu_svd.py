@@ -3,7 +3,7 @@
     pip install --no-deps diffusers-0.42.1-py3-none-any.whl && python bench/gpu_svd.py
     python bench/gpu_svd.py --dry-run        # tiny models on the CPU, under a minute (run by the tests)
 
-Random weights with the real configs (SVD_NOTES §7: UNet 1.52 B, temporal VAE, CLIP ViT-H), so
+Random weights with the real configs (docs/svd_notes.md §7: UNet 1.52 B, temporal VAE, CLIP ViT-H), so
 every kernel has its real shape and the timings are the real ones without a download; 25 frames
 at 1024x576, fp16, 25 steps, guidance 1 -> 3, decode chunk 8. Both paths share the very same
 modules, image, seed and settings, and run alternately (ours, pipeline, ours, ...) after one

@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = "svd_suite_bench"
-# The real diffusers configs (SVD_NOTES §7); TINY keeps their structure at test size.
+# The real diffusers configs (docs/svd_notes.md §7); TINY keeps their structure at test size.
 UNET_XT = dict(
     sample_size=96,
     in_channels=8,
@@ -222,7 +222,7 @@ class ClipPreprocess:
     """The pipeline's PIL-branch CLIP preprocessing, in torch, as its feature_extractor.
 
     Why: given a tensor, StableVideoDiffusionPipeline skips its 224px resize and hands the full
-    image to CLIP (SVD_NOTES §4.2), and transformers' CLIPImageProcessor needs torchvision or
+    image to CLIP (docs/svd_notes.md §4.2), and transformers' CLIPImageProcessor needs torchvision or
     Pillow. This does what the PIL branch does: -1..1, antialiased resize to 224, back to 0..1,
     then CLIP's mean/std.
     """

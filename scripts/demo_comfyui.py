@@ -74,8 +74,8 @@ def install_tiny_model(base: Path) -> None:
     if (target / "model_index.json").is_file():
         return
     say(f"building the tiny random-weight demo model in {target}")
-    sys.path.insert(0, str(REPO / "tests"))
-    from support.tiny_svd import save_tiny_svd
+    sys.path.insert(0, str(REPO))
+    from dev.tiny_svd import save_tiny_svd
 
     staging = target.with_name(f".{DEMO_MODEL}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -134,9 +134,9 @@ def model_listed(url: str, model: str) -> bool:
 
 def comfyui_command(base: Path, port: int) -> list[str]:
     """ComfyUI 0.3.75 from this venv serving `base` (the test harness's command line)."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from support.comfyui import ComfyUIUnavailable, comfyui_install
-    from support.comfyui import comfyui_command as harness_command
+    sys.path.insert(0, str(REPO))
+    from dev.comfyui import ComfyUIUnavailable, comfyui_install
+    from dev.comfyui import comfyui_command as harness_command
 
     try:
         return harness_command(comfyui_install(), base, port)

@@ -293,8 +293,8 @@ def object_info_source(server: str | None) -> Iterator[dict]:
     if server:
         yield requests.get(f"{server.rstrip('/')}/object_info", timeout=60).json()
         return
-    sys.path.insert(0, str(REPO / "tests"))
-    from support.comfyui import prepare_base, start_comfyui
+    sys.path.insert(0, str(REPO))
+    from dev.comfyui import prepare_base, start_comfyui
 
     with tempfile.TemporaryDirectory(prefix="svd-suite-ui-") as tmp:
         instance = start_comfyui(prepare_base(Path(tmp)))

@@ -8,14 +8,18 @@ from pathlib import Path
 import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
+# tests/ for `support` and the shared test helpers, the repository root for `dev`.
+for folder in (TESTS_DIR, TESTS_DIR.parent):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
-from support.comfyui import COMFYUI_VERSIONS, STARTED, prepare_base, require_install, start_comfyui  # noqa: E402
-from support.pack import load_pack  # noqa: E402
+from support.installs import require_install  # noqa: E402
+
+from dev.comfyui import COMFYUI_VERSIONS, STARTED, prepare_base, start_comfyui  # noqa: E402
+from dev.pack import load_pack  # noqa: E402
 
 # The fake provider servers (fixture `fake_providers`) live in their own module.
-pytest_plugins = ["fakes.fixtures"]
+pytest_plugins = ["support.fake_providers"]
 
 TINY_MODEL_NAME = "svd-tiny"
 
@@ -28,8 +32,8 @@ def pack():
 
 @pytest.fixture(scope="session")
 def tiny_svd_dir(tmp_path_factory) -> Path:
-    """A tiny random-weight SVD saved in diffusers format (SVD_NOTES §2), built once per session."""
-    from support.tiny_svd import save_tiny_svd
+    """A tiny random-weight SVD saved in diffusers format (docs/svd_notes.md), built once per session."""
+    from dev.tiny_svd import save_tiny_svd
 
     return save_tiny_svd(tmp_path_factory.mktemp("models") / TINY_MODEL_NAME)
 

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.comfyui import OLDEST, PACK_FOLDER
-from support.pack import REPO_ROOT
 from support.templates import API_DIR, ui_template
+
+from dev.comfyui import OLDEST, PACK_FOLDER
+from dev.pack import REPO_ROOT
 
 pytestmark = pytest.mark.browser
 

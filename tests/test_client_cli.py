@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
-from support.pack import REPO_ROOT
 from support.proxy import CuttableProxy
+
+from dev.pack import REPO_ROOT
 
 _colors = itertools.count(5000)
 

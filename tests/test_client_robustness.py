@@ -18,13 +18,14 @@ from types import SimpleNamespace
 
 import pytest
 from PIL import Image
-from support.comfyui import prepare_base, start_comfyui
 from support.proxy import CuttableProxy
 from svd_suite_client import ComfyClient, ServerGone
 from svd_suite_client import events as ev
 from svd_suite_client.batch import run_batch, summary_text
 from svd_suite_client.client import SILENCE_POLL_S
 from svd_suite_client.progress import Reporter
+
+from dev.comfyui import prepare_base, start_comfyui
 
 _colors = itertools.count(1000)
 

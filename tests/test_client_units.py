@@ -12,7 +12,7 @@ from svd_suite_client.client import terminal_from_history
 from svd_suite_client.errors import ExecutionFailed, PromptRejected
 from svd_suite_client.outputs import RunResult, write_atomic
 
-SAMPLES = Path("/work/shared/comfyui-samples")
+SAMPLES = Path(__file__).resolve().parent / "data" / "comfyui"  # recorded server answers
 
 
 def sample(name: str):

@@ -17,7 +17,7 @@ from svd_suite_client.workflow import (
     validate,
 )
 
-OBJECT_INFO = json.loads(Path("/work/shared/comfyui-samples/object_info_subset.json").read_text())
+OBJECT_INFO = json.loads((Path(__file__).resolve().parent / "data" / "comfyui" / "object_info_subset.json").read_text())
 
 
 def graph() -> dict:

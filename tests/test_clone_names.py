@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from support.checkout import copy_checkout
-from support.pack import REPO_ROOT
+
+from dev.pack import REPO_ROOT
 
 # Tests that go through the root package node in pytest's tree (its setup imports __init__.py).
 SAMPLE = [

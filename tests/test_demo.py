@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from support.checkout import copy_checkout
-from support.comfyui import free_port
+
+from dev.comfyui import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -12,9 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from support.pack import REPO_ROOT, load_pack
-from support.run_workflow import output_files, run_workflow
 from support.templates import ui_template
+
+from dev.pack import REPO_ROOT, load_pack
+from dev.run_workflow import output_files, run_workflow
 
 load_pack()
 from svd_suite.nodes.comfy import SVDSuiteInterrupted, request_interrupt  # noqa: E402

@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import requests
-from support.comfyui import PACK_FOLDER
-from support.pack import REPO_ROOT
+
+from dev.comfyui import PACK_FOLDER
+from dev.pack import REPO_ROOT
 
 HEAVY = ("torch", "diffusers", "transformers", "av", "cv2")
 
@@ -16,12 +17,12 @@ HEAVY = ("torch", "diffusers", "transformers", "av", "cv2")
 def test_pack_imports_without_comfyui_and_without_heavy_libraries():
     code = (
         "import sys; sys.path.insert(0, %r)\n"
-        "from support.pack import load_pack\n"
+        "from dev.pack import load_pack\n"
         "pack = load_pack()\n"
         "from svd_suite.nodes import registry\n"
         "assert not registry.FAILED_MODULES, registry.FAILED_MODULES\n"
         "print(sorted(m for m in %r if m in sys.modules))\n"
-    ) % (str(REPO_ROOT / "tests"), HEAVY)
+    ) % (str(REPO_ROOT), HEAVY)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", f"heavy modules imported at start-up: {out.stdout}"

@@ -14,13 +14,16 @@ import os
 import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
 import requests
 from support.checkout import copy_checkout
-from support.comfyui import CURRENT, PACK_FOLDER, ComfyUIInstall, require_install, start_comfyui
-from support.pack import REPO_ROOT, load_pack
+from support.installs import require_install
+
+from dev.comfyui import CURRENT, PACK_FOLDER, ComfyUIInstall, start_comfyui
+from dev.pack import REPO_ROOT, load_pack
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +132,19 @@ def test_comfy_node_validate_accepts_the_registry_metadata(current, tmp_path):
     pyproject.write_text(pyproject.read_text().replace('version = "', 'old_version = "', 1))
     out = run([comfy_cli, "--skip-prompt", "node", "validate"], broken, env=env, timeout=120)
     assert out.returncode != 0, out.stdout + out.stderr
+
+
+def test_the_registry_archive_ships_the_pack_without_the_development_folders(current, tmp_path):
+    comfy_cli = current.python.parent / "comfy"
+    if not comfy_cli.exists():
+        pytest.skip("comfy-cli is not installed beside ComfyUI 0.33.0")
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
+    clone = tmp_path / "clone" / PACK_FOLDER
+    out = run(["git", "clone", "-q", bare_clone_of_this_checkout(tmp_path), clone], tmp_path)
+    assert out.returncode == 0, out.stderr
+    out = run([comfy_cli, "--skip-prompt", "node", "pack"], clone, env=env, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    with zipfile.ZipFile(clone / "node.zip") as archive:
+        tops = {name.split("/")[0] for name in archive.namelist()}
+    assert {"__init__.py", "nodes", "js", "workflows", "pyproject.toml", "requirements.txt"} <= tops
+    assert not tops & {"dev", "bench", "tests", "scripts", ".ci"}, sorted(tops)

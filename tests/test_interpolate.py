@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from support.pack import load_pack
-from support.run_workflow import output_files, run_workflow
+
+from dev.pack import load_pack
+from dev.run_workflow import output_files, run_workflow
 
 load_pack()
 from svd_suite.nodes.comfy import SVDSuiteInterrupted, request_interrupt  # noqa: E402

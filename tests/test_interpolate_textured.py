@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from support.pack import load_pack
+
+from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes.extend.interpolate import interpolate_frames  # noqa: E402

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 import torch
-from support.pack import load_pack
+
+from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes import comfy  # noqa: E402

@@ -8,8 +8,9 @@ import time
 
 import pytest
 import requests
-from support.remote_nodes import NODE_INPUTS
-from support.run_workflow import run_workflow
+
+from dev.remote_nodes import NODE_INPUTS
+from dev.run_workflow import run_workflow
 
 pytestmark = pytest.mark.integration
 

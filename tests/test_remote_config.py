@@ -5,15 +5,16 @@ from __future__ import annotations
 import math
 
 import pytest
-from support.pack import load_pack
+
+from dev.pack import load_pack
 
 load_pack()
-from svd_suite.nodes.remote import config  # noqa: E402
+from svd_suite.nodes.remote import config, redaction, url_trust  # noqa: E402
 from svd_suite.nodes.remote.nodes import SVDSuiteRemoteFal  # noqa: E402
 
 
 def test_redactor_replaces_the_key_and_its_halves():
-    redact = config.Redactor("abcdef123:secretpart456")
+    redact = redaction.Redactor("abcdef123:secretpart456")
     text = redact("key abcdef123:secretpart456, id abcdef123, secret secretpart456")
     assert "abcdef123" not in text and "secretpart456" not in text
 
@@ -22,13 +23,13 @@ def test_redactor_replaces_the_key_and_its_halves():
     "header", ["Authorization: Key zz:yy-1234", "Bearer r8_qwerty12345", "x-api-key: SG_abc123"]
 )
 def test_redactor_hides_auth_header_values_it_was_not_told(header):
-    out = config.Redactor()(f"request failed with {header} set")
+    out = redaction.Redactor()(f"request failed with {header} set")
     assert "***" in out and header.split()[-1] not in out
 
 
 def test_redactor_leaves_ordinary_words_after_key_alone():
     text = "Invalid Key Authorization header format. Token expired."
-    assert config.Redactor()(text) == text
+    assert redaction.Redactor()(text) == text
 
 
 def test_windows_style_quotes_around_a_key_are_removed(monkeypatch):
@@ -74,7 +75,7 @@ def test_base_urls_default_to_the_providers_and_follow_the_environment(monkeypat
 )
 def test_downloads_need_https_unless_provider_and_file_are_both_loopback(monkeypatch, url, base, allowed):
     monkeypatch.setenv("SVD_SUITE_FAL_QUEUE_URL", base)
-    assert config.download_allowed(url, "fal") is allowed
+    assert url_trust.download_allowed(url, "fal") is allowed
 
 
 def test_random_seed_makes_the_node_rerun_and_a_fixed_seed_keeps_the_cache():
@@ -118,7 +119,7 @@ def test_remote_node_functions_are_coroutines_so_comfyui_runs_them_side_by_side(
     ],
 )
 def test_redaction_keeps_the_punctuation_after_the_key(text, expected):
-    assert config.Redactor()(text) == expected
+    assert redaction.Redactor()(text) == expected
 
 
 def test_a_broken_config_file_does_not_hide_a_key_set_in_the_environment(monkeypatch, tmp_path, caplog):

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from support.pack import load_pack
+
+from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes import comfy  # noqa: E402
@@ -124,8 +125,8 @@ def test_replicate_stops_the_job_itself_when_comfyui_dies(remote_env, tmp_path):
     script = textwrap.dedent(
         f"""
         import asyncio, sys
-        sys.path.insert(0, {str(TESTS)!r})
-        from support.pack import load_pack
+        sys.path.insert(0, {str(TESTS.parent)!r})
+        from dev.pack import load_pack
         load_pack()
         import torch
         from svd_suite.nodes.remote.replicate import replicate_image_to_video

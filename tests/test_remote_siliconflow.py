@@ -1,4 +1,4 @@
-"""SiliconFlow through the job engine against its protocol-faithful fake (PROTOCOLS §4, no ComfyUI)."""
+"""SiliconFlow through the job engine against its protocol-faithful fake (docs/protocols.md §4, no ComfyUI)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import time
 
 import pytest
 import torch
-from support.pack import load_pack
+
+from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes import comfy  # noqa: E402

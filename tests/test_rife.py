@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from support.pack import load_pack
+
+from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes import comfy  # noqa: E402

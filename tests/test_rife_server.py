@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import requests
 import torch
-from support.comfyui import prepare_base, start_comfyui
-from support.run_workflow import PromptRejected, output_files, run_workflow
 from test_rife import random_state, reference_interpolation, save_weights
+
+from dev.comfyui import prepare_base, start_comfyui
+from dev.run_workflow import PromptRejected, output_files, run_workflow
 
 WEIGHTS = "rife417.safetensors"
 VERSION = "4.17"

@@ -242,7 +242,7 @@ def test_checkpoint_path_refuses_names_outside_the_folders(sf, checkpoints_folde
 # --------------------------------------------------------------------------- config inference
 
 
-# The released SVD-XT sizes (SVD_NOTES §7).
+# The released SVD-XT sizes (docs/svd_notes.md §7).
 UNET_XT = dict(sample_size=96, in_channels=8, out_channels=4,
     down_block_types=("CrossAttnDownBlockSpatioTemporal",) * 3 + ("DownBlockSpatioTemporal",),
     up_block_types=("UpBlockSpatioTemporal",) + ("CrossAttnUpBlockSpatioTemporal",) * 3,
@@ -304,8 +304,9 @@ def _comparison_model(seed: int = 3):
     parameter is perturbed so that swapped norms or mixers (equal at init) would show."""
     import torch
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
-    from support.tiny_svd import TINY_CLIP, TINY_UNET, TINY_VAE
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from dev.tiny_svd import TINY_CLIP, TINY_UNET, TINY_VAE
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -325,7 +326,8 @@ def _comparison_model(seed: int = 3):
 def comfy_comparison(sf, tmp_path_factory):
     """Inputs, our outputs (from the loaded file) and ComfyUI's outputs (from the same file)."""
     import torch
-    from support.tiny_svd import TINY_CLIP, TINY_VAE
+
+    from dev.tiny_svd import TINY_CLIP, TINY_VAE
 
     if not _comfy_root().is_dir():
         pytest.skip(f"ComfyUI source not found at {_comfy_root()}")
@@ -413,7 +415,7 @@ def test_real_size_vae_layout_matches_comfyui_svd(comfy_comparison, xt_shapes):
 def single_file_server(tiny_export, tmp_path_factory, comfyui_install):
     """A private ComfyUI (the shared one must keep its model list) with two files in
     models/checkpoints: the tiny SVD exported to one file, and an SD-style non-SVD file."""
-    from support.comfyui import prepare_base, start_comfyui
+    from dev.comfyui import prepare_base, start_comfyui
 
     base = tmp_path_factory.mktemp("comfyui_single")
     fake_sd = _fake_sd_checkpoint(tmp_path_factory.mktemp("fake_sd") / "sd15.safetensors")
@@ -442,8 +444,9 @@ def test_single_file_in_real_comfyui_generates_what_the_diffusers_folder_does(
     """Same weights, two layouts: the frames equal diffusers' pipeline on the folder (8-bit level)."""
     import numpy as np
     from PIL import Image
-    from support.run_workflow import output_files, run_workflow
     from test_svd_support import Case, pipeline_frames, random_image
+
+    from dev.run_workflow import output_files, run_workflow
 
     case = Case(num_frames=6, decode_chunk_size=3, seed=21)
     pil = random_image(64, 64, seed=12)

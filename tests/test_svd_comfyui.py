@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from support.run_workflow import PromptRejected, output_files, run_workflow
 from test_svd_support import Case, pipeline_frames, random_image
+
+from dev.run_workflow import PromptRejected, output_files, run_workflow
 
 MODEL = "svd-tiny"  # conftest links the tiny model at models/diffusers/svd-tiny
 TIMEOUT = 240
@@ -233,7 +234,7 @@ def test_truncated_weights_fail_in_load_model_naming_the_file(comfyui_server, ti
     assert "truncated safetensors file" in message and "unet" in message and "svd-truncated" in message
 
 
-EXPECTED_WIDGETS = {  # DESIGN.md node contract: (default, min, max) per input
+EXPECTED_WIDGETS = {  # the node contract (public API): (default, min, max) per input
     "SVDSuite_Conditioning": {
         "width": (1024, 64, 2048),
         "height": (576, 64, 2048),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from support.pack import load_pack
 from test_svd_support import image_tensor, random_image
+
+from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes.svd import (  # noqa: E402

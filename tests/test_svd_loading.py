@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 import torch
-from support.pack import load_pack
-from support.tiny_svd import save_tiny_svd
 from test_svd_support import Case, image_tensor, random_image, staged_frames
+
+from dev.pack import load_pack
+from dev.tiny_svd import save_tiny_svd
 
 load_pack()
 from svd_suite.nodes import comfy  # noqa: E402

@@ -23,10 +23,11 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from support.comfyui import prepare_base, start_comfyui
-from support.run_workflow import output_files, run_workflow
-from support.tiny_svd import save_tiny_svd
 from test_svd_support import random_image
+
+from dev.comfyui import prepare_base, start_comfyui
+from dev.run_workflow import output_files, run_workflow
+from dev.tiny_svd import save_tiny_svd
 
 PROBE = Path(__file__).resolve().parent / "support" / "model_management_probe.py"
 COMPONENTS = {

@@ -14,8 +14,9 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from support.pack import load_pack
 from test_svd_support import ATOL, Case, image_tensor, random_image, staged_frames
+
+from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes.svd import load_svd_model, loading, speed  # noqa: E402

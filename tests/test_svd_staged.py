@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from support.pack import load_pack
 from test_svd_support import (
     ATOL,
     Case,
@@ -15,6 +14,8 @@ from test_svd_support import (
     random_image,
     staged_frames,
 )
+
+from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes import comfy  # noqa: E402

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from support.pack import load_pack
-from support.tiny_svd import save_tiny_svd
 from transformers import CLIPVisionModelWithProjection
+
+from dev.pack import load_pack
+from dev.tiny_svd import save_tiny_svd
 
 load_pack()
 from svd_suite.nodes.svd import clear_model_cache, load_svd_model, streaming  # noqa: E402

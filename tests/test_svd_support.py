@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from support.pack import load_pack
+
+from dev.pack import load_pack
 
 load_pack()
 
-ATOL = 1e-4  # SVD_NOTES §3: fp32 SIMD results depend on memory alignment at the 1e-6 level
+ATOL = 1e-4  # docs/svd_notes.md §3: fp32 SIMD results depend on memory alignment at the 1e-6 level
 
 
 @dataclass(frozen=True)

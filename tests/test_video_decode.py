@@ -7,8 +7,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from support.pack import load_pack
 from test_video_support import CHART, PATCH, chart_frames
+
+from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes.video import decode  # noqa: E402

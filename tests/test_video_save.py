@@ -8,7 +8,6 @@ from fractions import Fraction
 
 import pytest
 import torch
-from support.pack import load_pack
 from test_video_support import (
     chart_frames,
     count_and_rate,
@@ -17,12 +16,15 @@ from test_video_support import (
     pillow_count_and_durations,
 )
 
+from dev.pack import load_pack
+
 load_pack()
 from svd_suite.nodes import comfy  # noqa: E402
 from svd_suite.nodes.video import encode  # noqa: E402
 from svd_suite.nodes.video.decode import probe_video  # noqa: E402
 from svd_suite.nodes.video.formats import fps_fraction, frame_delays  # noqa: E402
-from svd_suite.nodes.video.save import preview_payload, save_video  # noqa: E402
+from svd_suite.nodes.video.save import save_video  # noqa: E402
+from svd_suite.nodes.video.saved import SavedVideo, preview_payload  # noqa: E402
 
 SECRET = "sk-live-9f8e7d6c5b4a"
 
@@ -120,6 +122,16 @@ def test_preview_payload_has_comfyui_savevideo_shape(tmp_path):
     assert preview_payload(saved) == {
         "images": [
             {"filename": "video_00001.mp4", "subfolder": "svd", "type": "output", "format": "video/mp4"}
+        ],
+        "animated": [True],
+    }
+
+
+def test_a_providers_file_previews_like_a_saved_video():
+    remote = SavedVideo("/out/svd-remote/fal_00001.webm", "fal_00001.webm", "svd-remote", "video/webm")
+    assert preview_payload(remote) == {
+        "images": [
+            {"filename": "fal_00001.webm", "subfolder": "svd-remote", "type": "output", "format": "video/webm"}
         ],
         "animated": [True],
     }

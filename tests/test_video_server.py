@@ -10,9 +10,10 @@ from fractions import Fraction
 import pytest
 import requests
 import torch
-from support.pack import load_pack
-from support.run_workflow import output_files, run_workflow
 from test_video_support import count_and_rate, pillow_count_and_durations
+
+from dev.pack import load_pack
+from dev.run_workflow import output_files, run_workflow
 
 load_pack()
 from svd_suite.nodes.video.decode import probe_video  # noqa: E402

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.comfyui import PACK_FOLDER
-from support.pack import REPO_ROOT
-from support.run_workflow import output_files, run_workflow
 from support.templates import API_DIR, UI_DIR, ui_templates
+
+from dev.comfyui import PACK_FOLDER
+from dev.pack import REPO_ROOT
+from dev.run_workflow import output_files, run_workflow
 
 UI_FILES = sorted(UI_DIR.glob("*.json"))
 UI_OF = ui_templates()  # API twin name -> UI file (named by its title)
@@ -280,7 +281,7 @@ def test_remote_api_twin_saves_the_provider_video(name, comfyui_server, object_i
     if missing:
         pytest.skip(f"remote nodes not registered yet: {missing}")
     if not getattr(fake_providers, "env", None):
-        pytest.skip("tests/fakes provides no fake provider environment yet")
+        pytest.skip("dev/fakes provides no fake provider environment yet")
     _, video = run_twin(comfyui_server, name, object_info)
     assert frame_count(video) > 1
 

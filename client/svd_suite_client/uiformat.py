@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import WorkflowError
-from .workflow import input_spec
+from .object_info import input_spec
 
 EXPORT_HINT = "in ComfyUI use Workflow → Export (API) and pass that file instead"
 NOTE_TYPES = {"Note", "MarkdownNote"}

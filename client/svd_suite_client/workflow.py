@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ValidationFailed, WorkflowError
+from .object_info import input_spec
+from .uiformat import ui_to_api
 
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
 
@@ -45,8 +47,6 @@ def load_workflow(source: str | os.PathLike | dict, object_info: dict | None = N
                 f"{name} is a UI-format workflow; export the API format in ComfyUI "
                 "(Workflow → Export (API)) or let the client convert it with the server's object_info"
             )
-        from .uiformat import ui_to_api
-
         return ui_to_api(data, object_info)
     if isinstance(data, dict) and isinstance(data.get("prompt"), dict):
         data = data["prompt"]  # a saved POST /prompt body
@@ -172,18 +172,6 @@ def is_link(value: Any) -> bool:
         and isinstance(value[0], str)
         and isinstance(value[1], int)
     )
-
-
-def input_spec(config: Any) -> tuple[str, list | None, dict]:
-    """(type, combo options or None, options dict) for one object_info input entry."""
-    if not isinstance(config, list | tuple) or not config:
-        return "*", None, {}
-    kind, extra = config[0], (config[1] if len(config) > 1 and isinstance(config[1], dict) else {})
-    if isinstance(kind, list):
-        return "COMBO", kind, extra
-    if kind == "COMBO":
-        return "COMBO", list(extra.get("options") or []), extra
-    return str(kind), None, extra
 
 
 def validate(workflow: dict[str, Any], object_info: dict[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..video.saved import SavedVideo, preview_payload
 from .transport import Transport
 
 
@@ -66,15 +67,18 @@ class RemoteVideo:
     images: Any
     fps: float
     frame_count: int
-    path: str
-    filename: str
-    subfolder: str
-    mime: str
+    saved: SavedVideo
     provider: str
     job_id: str
 
+    @property
+    def path(self) -> str:
+        return self.saved.path
+
+    @property
+    def filename(self) -> str:
+        return self.saved.filename
+
     def ui(self) -> dict:
-        """The node's ui payload: `images` + `animated`, as ComfyUI core's SaveVideo reports a
-        video, so every front end (classic canvas and Nodes 2.0) previews it natively."""
-        entry = {"filename": self.filename, "subfolder": self.subfolder, "type": "output", "format": self.mime}
-        return {"images": [entry], "animated": [True]}
+        """The node's preview: the same builder as Save Video's (video/saved.py)."""
+        return preview_payload(self.saved)

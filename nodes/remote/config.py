@@ -1,5 +1,8 @@
 """Where remote providers live and how we authenticate: keys, base URLs, polling knobs.
 
+Which URLs are trusted with a key or a download is url_trust.py; scrubbing keys from text is
+redaction.py.
+
 Keys come from the ComfyUI server's environment or a JSON config file outside the repository,
 never from a widget (widgets end up in workflow files, PNG metadata and /history). Everything is
 read at call time so a user can fix a key without restarting ComfyUI, and tests can monkeypatch.
@@ -7,14 +10,11 @@ read at call time so a user can fix a key without restarting ComfyUI, and tests 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 log = logging.getLogger("svd_suite")
 
@@ -213,26 +213,6 @@ def base_url(provider: str) -> str:
     return cfg.default_base_url
 
 
-def is_loopback_http(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        return False
-    if parts.hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError:
-        return False
-
-
-def download_allowed(url: str, provider: str) -> bool:
-    """Results come over https only; plain http only when the provider itself is a loopback fake."""
-    scheme = urlsplit(url).scheme
-    if scheme == "https":
-        return True
-    return is_loopback_http(url) and is_loopback_http(base_url(provider))
-
-
 def poll_min_s() -> float:
     """First (shortest) poll interval; tests shrink it with SVD_SUITE_POLL_MIN_S."""
     try:
@@ -246,42 +226,3 @@ def poll_max_s() -> float:
         return max(poll_min_s(), float(os.environ.get("SVD_SUITE_POLL_MAX_S", "4")))
     except ValueError:
         return 4.0
-
-
-MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
-
-
-class Redactor:
-    """Scrubs secrets from any text that may reach a user: exception messages, logs, UI events."""
-
-    # A credential: word characters, possibly joined by "." or ":" (a fal key is id:secret), but
-    # never ending in them, so the sentence's own punctuation after a key survives.
-    _CREDENTIAL = r"[A-Za-z0-9_\-+/=]+(?:[.:][A-Za-z0-9_\-+/=]+)*"
-    # A credential-looking word (has a digit or colon) after Key/Bearer/Token; "Key Authorization" stays.
-    _HEADER = re.compile(
-        r"(?i)\b(Key|Bearer|Token)\s+(?=[A-Za-z0-9._\-+/=]*[0-9:])(?=[A-Za-z0-9._:\-+/=]{6})" + _CREDENTIAL
-    )
-    _API_KEY = re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)" + _CREDENTIAL)
-
-    def __init__(self, *secrets: str):
-        parts: set[str] = set()
-        for secret in secrets:
-            if not secret:
-                continue
-            parts.add(secret)
-            # A fal key is id:secret; either half alone is still sensitive.
-            parts.update(p for p in secret.split(":") if len(p) >= 6)
-        self._secrets = sorted(parts, key=len, reverse=True)
-
-    def __call__(self, text: object) -> str:
-        out = str(text)
-        for secret in self._secrets:
-            out = out.replace(secret, "***")
-        out = self._HEADER.sub(lambda m: f"{m.group(1)} ***", out)
-        return self._API_KEY.sub(lambda m: f"{m.group(1)}***", out)
-
-
-def same_origin(url: str, base: str) -> bool:
-    """True when `url` is on the configured provider host: only then may it carry our key."""
-    a, b = urlsplit(url), urlsplit(base)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)

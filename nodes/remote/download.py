@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
 from .. import comfy
 from ..video import naming
-from .config import MAX_DOWNLOAD_BYTES, download_allowed
+from ..video.saved import SavedVideo
 from .transport import ProviderError, TransientError, Transport
+from .url_trust import MAX_DOWNLOAD_BYTES, download_allowed
 
 SUBFOLDER = "svd-remote"
 CHUNK = 256 * 1024
@@ -30,14 +30,6 @@ SIGNATURES = (
     (0, b"GIF8", ".gif", "image/gif"),
     (0, b"RIFF", ".webp", "image/webp"),
 )
-
-
-@dataclass
-class SavedVideo:
-    path: str
-    filename: str
-    subfolder: str
-    mime: str
 
 
 def sniff(head: bytes) -> tuple[str, str] | None:

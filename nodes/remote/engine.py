@@ -324,15 +324,7 @@ class JobRun:
             _remove(named)
         self.status("done", message=f"saved {saved.subfolder}/{saved.filename}")
         return RemoteVideo(
-            images,
-            float(fps),
-            int(count),
-            saved.path,
-            saved.filename,
-            saved.subfolder,
-            mime,
-            self.provider,
-            self.job.id if self.job else "",
+            images, float(fps), int(count), saved, self.provider, self.job.id if self.job else ""
         )
 
     # ------------------------------------------------------------------ the whole flow

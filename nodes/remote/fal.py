@@ -1,4 +1,4 @@
-"""fal.ai queue adapter (PROTOCOLS §1, §6): submit, status, result, cancel, and the app table.
+"""fal.ai queue adapter (docs/protocols.md §1, §6): submit, status, result, cancel, and the app table.
 
 Submit goes to `{queue}/{app id incl. subpath}`. fal answers with `status_url`, `response_url`
 and `cancel_url`, and its docs say to use those as given rather than build them; we do, as long
@@ -18,11 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .adapter import Adapter, Job, Poll, RemoteVideo
-from .config import base_url, same_origin
+from .config import base_url
 from .engine import run_job
 from .media import archive_reference, frames_zip_data_uri, mask_data_uri, png_data_uri
 from .schema import Field, build_payload
 from .transport import ProviderError, TransientError, Transport
+from .url_trust import same_origin
 
 SEED = Field("seed", 0, 2**53 - 1, omit_when=-1)
 MOTION = Field("motion_bucket_id", 1, 255)

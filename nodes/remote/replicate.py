@@ -1,4 +1,4 @@
-"""Replicate adapter (PROTOCOLS §2): create a prediction by version, poll urls.get, cancel.
+"""Replicate adapter (docs/protocols.md §2): create a prediction by version, poll urls.get, cancel.
 
 `stability-ai/stable-video-diffusion` is a community Cog model, so predictions are created on
 `POST /v1/predictions` with the version id (overridable: Replicate publishes new versions).
@@ -15,11 +15,12 @@ import re
 from typing import Any
 
 from .adapter import Adapter, Job, Poll, RemoteVideo
-from .config import base_url, same_origin
+from .config import base_url
 from .engine import run_job
 from .media import png_data_uri
 from .schema import Field, build_payload
 from .transport import ProviderError, Transport
+from .url_trust import same_origin
 
 MODEL = "stability-ai/stable-video-diffusion"
 DEFAULT_VERSION = "3f0457e4619daac51203dedb472816fd4af51f3149fa7a9e0b5ffcf1b8172438"

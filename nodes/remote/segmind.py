@@ -1,4 +1,4 @@
-"""Segmind adapter (PROTOCOLS §3): one synchronous POST whose answer is the video itself.
+"""Segmind adapter (docs/protocols.md §3): one synchronous POST whose answer is the video itself.
 
 There is no job id and no cancel endpoint in v1, so the engine cancels by aborting the socket.
 The image goes as bare base64 (Segmind wants no `data:` prefix).

@@ -1,4 +1,4 @@
-"""SiliconFlow video adapter (PROTOCOLS §4): submit, status by POST, download; no cancel.
+"""SiliconFlow video adapter (docs/protocols.md §4): submit, status by POST, download; no cancel.
 
 Wan 2.2 text-to-video and image-to-video behind one async API: `POST {base}/video/submit` →
 `requestId`; `POST {base}/video/status` `{"requestId"}` → InQueue / InProgress / Succeed /

@@ -16,7 +16,8 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from .config import PROVIDERS, Redactor
+from .config import PROVIDERS
+from .redaction import Redactor
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -73,7 +74,7 @@ def _join_detail(detail: Any) -> str:
 
 
 def provider_message(response: requests.Response) -> str:
-    """The provider's own error text from any of the shapes in PROTOCOLS.md."""
+    """The provider's own error text from any of the shapes in docs/protocols.md."""
     try:
         body = response.json()
     except ValueError:

@@ -103,7 +103,7 @@ def resize_frame(frame_hwc: torch.Tensor, width: int, height: int, resize: str) 
 
 
 def clip_pixels(frame_hwc: torch.Tensor, mean, std) -> torch.Tensor:
-    """The CLIP input exactly as the pipeline builds it (SVD_NOTES §4.1).
+    """The CLIP input exactly as the pipeline builds it (docs/svd_notes.md §4.1).
 
     -1..1, antialiased bicubic to 224 with align_corners=True, back to 0..1, then mean/std with
     no rescale, crop or resize. The channels-last view matches the pipeline's memory layout.

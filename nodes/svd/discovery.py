@@ -13,6 +13,7 @@ import os
 import struct
 
 from .. import comfy
+from . import single_file
 
 log = logging.getLogger("svd_suite")
 
@@ -34,15 +35,6 @@ CONFIG_FILES = {
     "image_encoder": "config.json",
     "scheduler": "scheduler_config.json",
 }
-
-
-def _single_file_module():
-    """The single-file checkpoint hook, or None while `single_file.py` does not exist yet."""
-    try:
-        from . import single_file
-    except ImportError:
-        return None
-    return single_file
 
 
 def is_svd_folder(path: str) -> bool:
@@ -88,12 +80,10 @@ def list_svd_models() -> list[str]:
             for rel in _walk_svd_folders(root):
                 if rel not in names:
                     names.append(rel)
-    single_file = _single_file_module()
-    if single_file is not None:
-        try:
-            names += [CHECKPOINT_PREFIX + n for n in single_file.list_svd_checkpoints()]
-        except Exception as exc:  # a broken hook must not hide the folders
-            log.warning("SVD Suite: listing single-file checkpoints failed: %s", exc)
+    try:
+        names += [CHECKPOINT_PREFIX + n for n in single_file.list_svd_checkpoints()]
+    except Exception as exc:  # an unreadable checkpoint folder must not hide the SVD folders
+        log.warning("SVD Suite: listing single-file checkpoints failed: %s", exc)
     return sorted(names, key=str.lower)
 
 
@@ -103,8 +93,7 @@ def resolve_model_name(name: str) -> str:
         raise ValueError(f"model: expected the name of an SVD model, got {name!r}")
     if os.path.isabs(name) and os.path.exists(name):
         return name
-    single_file = _single_file_module()
-    if name.startswith(CHECKPOINT_PREFIX) and single_file is not None:
+    if name.startswith(CHECKPOINT_PREFIX):
         return single_file.checkpoint_path(name[len(CHECKPOINT_PREFIX) :])
     parts = name.replace("\\", "/").split("/")
     if ".." not in parts:

@@ -3,7 +3,7 @@ freed weights back to the operating system.
 
 Working memory: before a component runs, ComfyUI is asked to free its weights plus the
 activations of the stage (see comfy.load_managed), so it can evict idle models first. The sizes
-are estimates from SVD_NOTES §7 (SVD-XT, 25 frames at 1024x576, fp16: UNet activations 4-8 GB
+are estimates from docs/svd_notes.md §7 (SVD-XT, 25 frames at 1024x576, fp16: UNet activations 4-8 GB
 with guidance, decoding 25 frames at once 10-15 GB), scaled by the shapes. bench/gpu_svd.py
 prints the estimate beside the measured peak so the factors can be checked on a GPU.
 

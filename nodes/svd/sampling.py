@@ -1,6 +1,6 @@
 """The SVD sampler: seeded noise, the noise-augmented start latent, and the Euler loop.
 
-Equal to StableVideoDiffusionPipeline.__call__ (SVD_NOTES §4, details 3 and 5-9) within float
+Equal to StableVideoDiffusionPipeline.__call__ (docs/svd_notes.md §4, details 3 and 5-9) within float
 noise, but staged so ComfyUI can interrupt and preview every step, and without touching the
 global RNG.
 """

@@ -50,7 +50,7 @@ __all__ = [
 
 SUFFIXES = (".safetensors", ".sft")  # header-only detection needs safetensors; pickles are never opened
 
-# The EulerDiscreteScheduler config released with SVD and SVD-XT (SVD_NOTES §2 scheduler_cfg).
+# The EulerDiscreteScheduler config released with SVD and SVD-XT (docs/svd_notes.md §2 scheduler_cfg).
 SCHEDULER_CONFIG: dict[str, Any] = dict(
     num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
     trained_betas=None, prediction_type="v_prediction", interpolation_type="linear", use_karras_sigmas=True,

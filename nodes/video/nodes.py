@@ -6,7 +6,7 @@ import hashlib
 import os
 
 from .. import comfy
-from .formats import FORMAT_NAMES, PIX_FMTS
+from .formats import FORMAT_NAMES, FORMATS, PIX_FMTS
 
 CATEGORY = "SVD Suite/video"
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".m4v", ".avi", ".gif", ".webp")
@@ -129,7 +129,8 @@ class SaveVideo:
         extra_pnginfo=None,
         unique_id=None,
     ):
-        from .save import preview_payload, save_video
+        from .save import save_video
+        from .saved import preview_payload
 
         metadata = None
         if save_metadata:
@@ -149,10 +150,10 @@ class SaveVideo:
             metadata=metadata,
             on_progress=lambda done, total: progress.update(done * progress.total // max(total, 1)),
         )
-        if saved.format in ("webp", "png-frames"):  # files FFmpeg cannot read back as video
-            video = comfy.native_video_from_frames(images, fps)
-        else:
+        if FORMATS[saved.format].readable_by_ffmpeg:
             video = comfy.native_video_from_file(saved.path)
+        else:  # animated webp, a PNG folder: ComfyUI's VIDEO is built from the frames instead
+            video = comfy.native_video_from_frames(images, fps)
         return {"ui": preview_payload(saved), "result": (saved.path, video)}
 
 

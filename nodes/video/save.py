@@ -9,16 +9,15 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from .. import comfy
 from . import naming
 from .colour import padded_size
 from .encode import WRITERS, EncodeJob, frame_order
-from .formats import FORMATS, fps_fraction, get_format
+from .formats import fps_fraction, get_format
 from .metadata import build_metadata
+from .saved import SavedVideo
 
 log = logging.getLogger("svd_suite")
 
@@ -26,21 +25,6 @@ FPS_RANGE = (0.01, 120.0)
 CRF_RANGE = (0, 51)
 LOOP_RANGE = (0, 100)
 GIF_MAX_FPS = 50.0  # delays under 2/100 s are slowed to 1/10 s by browsers
-
-
-@dataclass
-class SavedVideo:
-    path: str  # absolute path of the file (or of the folder, for png-frames)
-    filename: str  # name inside `subfolder`
-    subfolder: str  # relative to the output folder, "" for the top level
-    type: str  # "output"
-    format_mime: str  # "video/mp4", "image/gif", ...
-    frame_count: int  # frames written (after pingpong and loops)
-    fps_fraction: Fraction  # the exact rate stored in the file
-    notes: list[str] = field(default_factory=list)  # what was adjusted and why (padding, rounding)
-    format: str = "mp4-h264"
-    width: int = 0  # size as stored (after padding)
-    height: int = 0
 
 
 def _check_range(name: str, value, low, high):
@@ -166,7 +150,7 @@ def save_video(
         filename=filename,
         subfolder=target.subfolder,
         type="output",
-        format_mime=fmt.mime,
+        mime=fmt.mime,
         frame_count=len(order),
         fps_fraction=rate,
         notes=notes,
@@ -175,15 +159,3 @@ def save_video(
         height=out_h,
     )
 
-
-def preview_payload(saved: SavedVideo) -> dict:
-    """The `ui` dict ComfyUI core's SaveVideo returns, which the frontend plays in the node.
-
-    For png-frames the first PNG of the folder is listed (a still preview).
-    """
-    filename, subfolder = saved.filename, saved.subfolder
-    if FORMATS[saved.format].writer == "png":
-        subfolder = "/".join(p for p in (saved.subfolder, saved.filename) if p)
-        filename = "frame_00001.png"
-    entry = {"filename": filename, "subfolder": subfolder, "type": saved.type, "format": saved.format_mime}
-    return {"images": [entry], "animated": [FORMATS[saved.format].animated_preview]}

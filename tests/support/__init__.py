@@ -1,1 +1,3 @@
-"""Test and benchmark support: importing the pack, tiny SVD models, the real ComfyUI server."""
+"""Test-only support: cloned checkouts, the template index, a cuttable proxy, the in-process
+model-management probe, and which ComfyUI installs a test may use. What benchmarks and scripts
+need as well lives in dev/ (at the repository root), which never imports from here."""

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .pack import REPO_ROOT
+from dev.pack import REPO_ROOT
 
 
 def checkout_files() -> list[str]:

@@ -30,8 +30,9 @@ def main(comfy_dir: str, model_dir: str) -> dict:
     import comfy.model_patcher as mp
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from support.pack import load_pack
+    # Appended, not prepended: ComfyUI's own top-level `nodes` must win over the pack's nodes/.
+    sys.path.append(str(Path(__file__).resolve().parents[2]))
+    from dev.pack import load_pack
 
     load_pack()
     from svd_suite.nodes import comfy as door

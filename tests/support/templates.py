@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .pack import REPO_ROOT
+from dev.pack import REPO_ROOT
 
 UI_DIR = REPO_ROOT / "workflows"
 API_DIR = UI_DIR / "api"

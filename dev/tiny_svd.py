@@ -1,6 +1,6 @@
 """Tiny random-weight SVD models, built from configs and saved with save_pretrained.
 
-The configs follow shared SVD_NOTES §2 (the `vae8` variant: same px/8 latent geometry as the real
+The configs follow docs/svd_notes.md §2 (the `vae8` variant: same px/8 latent geometry as the real
 model). Saving and loading through the real loader means the real-weight code path is the one
 under test. `mid` is a mid-size variant for benchmarks (320-channel UNet, real VAE and CLIP sizes).
 """
@@ -87,7 +87,7 @@ def save_tiny_svd(target: Path, variant: str = "tiny", seed: int = 0, fp16_varia
     """Build and save a random-weight SVD in diffusers format; returns the folder.
 
     The model_index is patched to name `CLIPImageProcessor`, so the folder loads with any
-    transformers (see SVD_NOTES §1), and a README marks the weights as random.
+    transformers (see docs/svd_notes.md §1), and a README marks the weights as random.
     """
     import torch
 

@@ -1,4 +1,4 @@
-"""Fake fal.ai queue (PROTOCOLS §1): Key auth, 200 submit, 202/200 status, result, PUT cancel.
+"""Fake fal.ai queue (docs/protocols.md §1): Key auth, 200 submit, 202/200 status, result, PUT cancel.
 
 Faults (one per job, via plan()): unauthorized, invalid_input (422 detail list), rate_limited
 (429 + Retry-After once, then accepted), status_500_once, malformed_status, job_failed

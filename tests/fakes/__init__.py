@@ -1,1 +1,0 @@
-"""Protocol-faithful fake servers for the remote providers (shared PROTOCOLS.md), on 127.0.0.1."""
