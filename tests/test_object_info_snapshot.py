@@ -1,16 +1,19 @@
-"""The pack's whole /object_info equals the snapshot taken before the parameter-table refactor.
+"""The pack's whole /object_info equals the snapshot taken before issue 19, plus the deliberate
+additions declared here.
 
 Node ids, input names, widget order, defaults, ranges and tooltips are public API (saved
 workflows and the client depend on them), so every `SVDSuite_*` entry is compared whole, on
-both supported servers. Only lists of files on the machine are normalised (see
-`normalise`). To record a new snapshot after a deliberate change:
-`SVD_SUITE_UPDATE_SNAPSHOTS=1 bash scripts/test.sh tests/test_object_info_snapshot.py`.
+both supported servers. Only lists of files on the machine are normalised (see `normalise`).
+The snapshot files stay as they were recorded from the unchanged code: a deliberate change is
+one more entry in `ADDITIONS` (what it adds, where, with which spec), and anything else that
+differs fails.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -44,15 +47,56 @@ def normalise(info: dict) -> dict:
     return pack
 
 
-def test_object_info_of_the_pack_equals_the_snapshot(comfyui_server):
-    info = requests.get(f"{comfyui_server.url}/object_info", timeout=60).json()
-    live = normalise(info)
+@dataclass(frozen=True)
+class Addition:
+    """One input added to `node` since the snapshot, last in `section` (so positional UI values
+    of saved workflows still match): the spec of the same input on the node `like` (type,
+    default, range, as that server shows it) with `tooltip`, where `{tooltip}` stands for that
+    input's tooltip on `like`."""
+
+    node: str
+    section: str
+    name: str
+    like: str
+    tooltip: str
+
+
+# The auto engine shows the two inputs its local path honours (issue 19): optional, last, and
+# defaulting to what that path always used (crop, 8), so old workflows run bit-identically.
+ADDITIONS = (
+    Addition(
+        "SVDSuite_AutoImageToVideo", "optional", "resize", like="SVDSuite_ImageToVideo",
+        tooltip="Local engine. {tooltip}. Providers ignore it (they size the image themselves).",
+    ),
+    Addition(
+        "SVDSuite_AutoImageToVideo", "optional", "decode_chunk_size", like="SVDSuite_ImageToVideo",
+        tooltip="Frames decoded together (local engine): larger = smoother motion but more memory. "
+        "Providers ignore it.",
+    ),
+)  # fmt: skip
+
+
+def with_additions(snapshot: dict) -> dict:
+    """The snapshot as it must look now: every `ADDITIONS` entry applied, in order."""
+    expected = copy.deepcopy(snapshot)
+    for addition in ADDITIONS:
+        entry = expected[addition.node]
+        inputs = entry["input"].setdefault(addition.section, {})
+        order = entry["input_order"].setdefault(addition.section, [])
+        assert addition.name not in inputs and addition.name not in order, f"{addition} is in the snapshot"
+        like = snapshot[addition.like]["input"]
+        [spec] = [like[s][addition.name] for s in like if addition.name in like[s]]
+        spec = copy.deepcopy(spec)
+        spec[1]["tooltip"] = addition.tooltip.format(tooltip=spec[1]["tooltip"])
+        inputs[addition.name] = spec
+        order.append(addition.name)
+    return expected
+
+
+def test_object_info_of_the_pack_is_the_snapshot_plus_the_declared_additions(comfyui_server):
+    live = normalise(requests.get(f"{comfyui_server.url}/object_info", timeout=60).json())
     snapshot_path = DATA_DIR / f"object_info_{comfyui_server.version}.json"
-    text = json.dumps(live, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    if os.environ.get("SVD_SUITE_UPDATE_SNAPSHOTS"):
-        DATA_DIR.mkdir(exist_ok=True)
-        snapshot_path.write_text(text, encoding="utf-8")
-    snapshot = json.loads(snapshot_path.read_text(encoding="utf-8"))
-    assert sorted(live) == sorted(snapshot)
-    for node in snapshot:
-        assert live[node] == snapshot[node], f"{node} differs from {snapshot_path.name}"
+    expected = with_additions(json.loads(snapshot_path.read_text(encoding="utf-8")))
+    assert sorted(live) == sorted(expected)
+    for node in expected:
+        assert live[node] == expected[node], f"{node} differs from {snapshot_path.name} + ADDITIONS"

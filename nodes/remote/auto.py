@@ -6,7 +6,7 @@ A failing engine falls through to the next; a user interrupt never does.
 
 Every engine gets the same `SVDParams`. Local passes them to the one image-to-video routine;
 each provider module turns them into its own inputs (`inputs_for_svd`), fitting values into its
-schema table's ranges. The node (in nodes_auto.py) is async, like the remote nodes: its remote
+schema table's ranges. The node (in remote/nodes.py) is async, like the remote nodes: its remote
 attempts wait on the provider without holding up other nodes of the prompt. The local engine
 runs inline, as any ComfyUI node does.
 """

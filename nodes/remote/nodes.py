@@ -12,6 +12,7 @@ together instead of one after another.
 
 from __future__ import annotations
 
+from ..svd.params import RESIZE_TOOLTIP
 from .widgets import CATEGORY, COND_AUG_TIP, HIDDEN, IMAGE_TIP, MOTION_TIP, SEED, TIMEOUT, is_changed_for_seed
 
 # The provider modules (and `requests`) load on first use, not at ComfyUI start-up.
@@ -168,6 +169,9 @@ class SVDSuiteRemoteSiliconFlow(_RemoteNode):
 # seed is the remote nodes' one, where -1 means random).
 AUTO_PARAMS = ("width", "height", "num_frames", "fps", "motion_bucket_id", "cond_aug", "seed", "steps")
 AUTO_PARAMS += ("min_guidance_scale", "max_guidance_scale")
+# Added after the node shipped, so optional and last: saved workflows (UI values are positional)
+# load unchanged and run as before, with the old local path's crop and 8.
+AUTO_OPTIONAL_PARAMS = ("resize", "decode_chunk_size")
 AUTO_TOOLTIPS = {
     "width": "Output width (local engine; providers choose their own size).",
     "height": "Output height (local engine; providers choose their own size).",
@@ -178,6 +182,9 @@ AUTO_TOOLTIPS = {
     "steps": "Sampling steps (local engine).",
     "min_guidance_scale": "Guidance on the first frame (local engine).",
     "max_guidance_scale": "Guidance on the last frame (local engine).",
+    "resize": f"Local engine. {RESIZE_TOOLTIP}. Providers ignore it (they size the image themselves).",
+    "decode_chunk_size": "Frames decoded together (local engine): larger = smoother motion but "
+    "more memory. Providers ignore it.",
 }
 
 
@@ -224,6 +231,7 @@ class SVDSuiteAutoImageToVideo:
                         "tooltip": "Text prompt for engines that take one (siliconflow); SVD engines ignore it.",
                     },
                 ),
+                **widgets(AUTO_OPTIONAL_PARAMS, tooltips=AUTO_TOOLTIPS),
             },
             "hidden": HIDDEN,
         }
