@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.templates import API_DIR, ui_template
+from support.templates import API_DIR, AUTO_NEW_INPUT_DEFAULTS, AUTO_UI_BEFORE_NEW_INPUTS, ui_template
 
 from dev.comfyui import OLDEST, PACK_FOLDER
 from dev.pack import REPO_ROOT
@@ -240,6 +240,25 @@ def test_template_loaded_in_the_frontend_queues_its_api_twin(name, classic_page,
         wanted = {k: v for k, v in node["inputs"].items() if k in names and k != "model"}
         got = {k: v for k, v in prompt[node_id]["inputs"].items() if k in wanted}
         assert prompt[node_id]["class_type"] == node["class_type"]
+        assert got == wanted, f"node {node_id}"
+    assert not classic_page.errors, classic_page.errors
+
+
+def test_auto_template_saved_before_its_new_inputs_queues_the_old_prompt(classic_page, comfyui_server):
+    # Its widget values end before `resize` and `decode_chunk_size`: the front end must keep
+    # every old value in place and give the two new widgets their defaults (crop, 8).
+    classic_page.evaluate(
+        "(data) => window.app.loadGraphData(data)", json.loads(AUTO_UI_BEFORE_NEW_INPUTS.read_text())
+    )
+    classic_page.wait_for_timeout(300)
+    prompt = prompt_of_graph(classic_page)
+    twin = json.loads((API_DIR / "auto_engine.json").read_text())
+    assert sorted(prompt) == sorted(twin)
+    for node_id, node in twin.items():
+        wanted = {k: v for k, v in node["inputs"].items() if k != "model"}
+        if node["class_type"] == "SVDSuite_AutoImageToVideo":
+            wanted.update(AUTO_NEW_INPUT_DEFAULTS)
+        got = {k: v for k, v in prompt[node_id]["inputs"].items() if k in wanted}
         assert got == wanted, f"node {node_id}"
     assert not classic_page.errors, classic_page.errors
 

@@ -21,6 +21,7 @@ load_pack()
 from svd_suite.nodes.comfy import SVDSuiteInterrupted, request_interrupt  # noqa: E402
 from svd_suite.nodes.extend import long_video  # noqa: E402
 from svd_suite.nodes.extend.long_video import extend_video  # noqa: E402
+from svd_suite.nodes.svd.generate import OffsetProgress, total_progress_steps  # noqa: E402
 
 TINY = dict(width=64, height=64, num_frames=4, steps=2, decode_chunk_size=4, fps=7)
 
@@ -63,6 +64,19 @@ class RecordingSVD:
         if self.after_decode is not None:
             self.after_decode()
         return frames, 7.0
+
+    def image_to_video(self, model, image, params, progress=None):
+        """The real routine's three stages, on the recording stand-ins."""
+        cond = self.prepare_conditioning(
+            model, image, params.width, params.height, num_frames=params.num_frames
+        )
+        latent = self.sample_latents(model, cond, params.seed, params.steps, OffsetProgress(progress, 0))
+        return self.decode_latents(
+            model, latent, params.decode_chunk_size, OffsetProgress(progress, params.steps)
+        )
+
+    total_progress_steps = staticmethod(total_progress_steps)
+    OffsetProgress = OffsetProgress
 
 
 @pytest.fixture
@@ -203,8 +217,8 @@ def start_image():
 
 @pytest.fixture
 def svd_spy(monkeypatch):
-    """Records what the real SVD functions receive and return, without changing them."""
-    from svd_suite.nodes import svd
+    """Records what the real SVD stages inside image_to_video receive and return, unchanged."""
+    from svd_suite.nodes.svd import generate as svd
 
     spy = SimpleNamespace(conditions=[], decoded=[])
     prepare, decode = svd.prepare_conditioning, svd.decode_latents

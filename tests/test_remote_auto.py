@@ -43,6 +43,18 @@ def test_remote_parameters_are_clamped_to_each_providers_range(remote_env):
     assert (body["motion"], body["cond_aug"], body["frames"]) == (180, 1.0, 25)
 
 
+def test_auto_engine_fits_values_into_the_ranges_of_each_providers_schema_table(remote_env):
+    from svd_suite.nodes.remote import fal, replicate
+
+    run_auto(IMAGE, "replicate", fps=60, num_frames=25, timeout_s=20)
+    (create,) = remote_env.replicate.seen("POST", "/v1/predictions")
+    sent = create.json["input"]
+    assert sent["frames_per_second"] == replicate.FIELDS["frames_per_second"].maximum == 30
+    assert sent["video_length"] == "25_frames_with_svd_xt"
+    run_auto(IMAGE, "fal", fps=1, timeout_s=20)
+    assert remote_env.fal.seen("POST")[0].json["fps"] == fal.APPS[fal.AUTO_APP]["fps"].minimum == 10
+
+
 def test_local_engine_failure_falls_back_to_a_provider(remote_env, monkeypatch):
     def broken_local(*args):
         raise RuntimeError("out of memory on this machine")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
+import numpy as np
 import pytest
 import requests
+from PIL import Image
 
 from dev.remote_nodes import NODE_INPUTS
 from dev.run_workflow import run_workflow
@@ -135,6 +138,53 @@ def test_auto_engine_runs_locally_when_a_model_is_connected(comfyui_server, fake
     assert result.status == "execution_success", result.error
     assert result.outputs["2"]["text"] == ["local: used"]
     assert len(result.outputs["3"]["images"]) == 3
+    assert fakes.fal.seen() == []
+
+
+def saved_frames(server, result, node_id: str) -> np.ndarray:
+    items = result.outputs[node_id]["images"]
+    paths = [server.output_dir / item["subfolder"] / item["filename"] for item in items]
+    return np.stack([np.asarray(Image.open(path).convert("RGB")) for path in paths])
+
+
+def test_auto_engine_passes_resize_and_decode_chunk_size_to_the_local_path(comfyui_server, fakes):
+    # A 2:1 image into 64x64: pad and crop condition on different pictures. Each auto node must
+    # give what SVD Image to Video gives for the same inputs; left out, the inputs are crop and 8.
+    name = f"auto-{uuid.uuid4().hex[:8]}.png"  # a new file: nothing of an earlier run is cached
+    pixels = np.random.default_rng(7).integers(0, 256, (48, 96, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(comfyui_server.input_dir / name)
+    local = dict(NODE_INPUTS["SVDSuite_AutoImageToVideo"], engines="local", num_frames=6, seed=5)
+    local.update(image=["1", 0], svd_model=["4", 0])
+    i2v = {name: value for name, value in local.items() if name not in ("engines", "timeout_s")}
+    asked = dict(resize="pad", decode_chunk_size=2)
+    # id -> node; each saves its frames through SaveImage id+10.
+    nodes = {
+        "2": ("SVDSuite_AutoImageToVideo", dict(local, **asked)),
+        "3": ("SVDSuite_ImageToVideo", dict(i2v, **asked)),
+        "5": ("SVDSuite_AutoImageToVideo", local),
+        "6": ("SVDSuite_ImageToVideo", dict(i2v, resize="crop", decode_chunk_size=8)),
+    }
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": name}},
+        "4": {"class_type": "SVDSuite_LoadModel", "inputs": {"model": "svd-tiny", "dtype": "auto", "offload": "auto"}},
+    }  # fmt: skip
+    for node_id, (class_type, inputs) in nodes.items():
+        prompt[node_id] = {"class_type": class_type, "inputs": inputs}
+        prefix = f"autotest/{uuid.uuid4().hex[:8]}"
+        save = {"images": [node_id, 0], "filename_prefix": prefix}
+        prompt[str(int(node_id) + 10)] = {"class_type": "SaveImage", "inputs": save}
+    result = run_workflow(comfyui_server.url, prompt, timeout=300)
+    assert result.status == "execution_success", result.error
+    auto_pad, i2v_pad, auto_default, i2v_crop = (
+        saved_frames(comfyui_server, result, str(int(node_id) + 10)) for node_id in nodes
+    )
+    assert np.array_equal(auto_pad, i2v_pad)
+    assert np.array_equal(auto_default, i2v_crop)
+    assert auto_pad.shape == auto_default.shape == (6, 64, 64, 3)
+    assert not np.array_equal(auto_pad, auto_default)
+    # The bar counts sampling steps, then decoded chunks: 6 frames are 3 chunks of 2, 1 of 8.
+    totals = {e["data"]["node"]: e["data"]["max"] for e in result.events if e.get("type") == "progress"}
+    assert (totals["2"], totals["5"]) == (2 + 3, 2 + 1)
     assert fakes.fal.seen() == []
 
 

@@ -56,7 +56,11 @@ def test_conditioning_rejects_bad_values_before_heavy_work(name):
 def test_conditioning_node_reports_the_same_size_error():
     node = SVDSuite_Conditioning()
     with pytest.raises(ValueError, match=r"height: 70 "):
-        node.condition(UntouchableModel(), IMAGE, 64, 70, "crop", 0, 7, 127, 0.02)
+        # ComfyUI passes every input by name
+        node.condition(
+            UntouchableModel(), IMAGE, width=64, height=70, resize="crop", num_frames=0, fps=7,
+            motion_bucket_id=127, cond_aug=0.02,
+        )  # fmt: skip
 
 
 def test_empty_image_batch_is_a_clear_error():

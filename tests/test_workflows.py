@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.templates import API_DIR, UI_DIR, ui_templates
+from support.templates import (
+    API_DIR,
+    AUTO_NEW_INPUT_DEFAULTS,
+    AUTO_UI_BEFORE_NEW_INPUTS,
+    UI_DIR,
+    ui_templates,
+)
 
 from dev.comfyui import PACK_FOLDER
 from dev.pack import REPO_ROOT
@@ -225,6 +231,19 @@ def test_ui_workflow_is_the_same_graph_as_its_api_twin(name, object_info):
         wanted.update({k: v for k, v in api_node["inputs"].items() if k in specs})
         assert rebuilt[node_id]["class_type"] == api_node["class_type"]
         assert rebuilt[node_id]["inputs"] == wanted, f"node {node_id}"
+
+
+def test_auto_template_saved_before_its_new_inputs_converts_to_the_same_prompt(object_info):
+    # Its widget values end before `resize` and `decode_chunk_size`: read by the server's input
+    # order they still name every input they did, and the two new ones take their defaults.
+    from svd_suite_client.uiformat import ui_to_api
+
+    old = ui_to_api(load(AUTO_UI_BEFORE_NEW_INPUTS), object_info)
+    new = ui_to_api(load(UI_OF["auto_engine"]), object_info)
+    [auto_id] = [i for i, node in new.items() if node["class_type"] == "SVDSuite_AutoImageToVideo"]
+    assert set(new[auto_id]["inputs"]) - set(old[auto_id]["inputs"]) == set(AUTO_NEW_INPUT_DEFAULTS)
+    old[auto_id]["inputs"].update(AUTO_NEW_INPUT_DEFAULTS)
+    assert old == new
 
 
 # --------------------------------------------------------------------------- API twins run

@@ -19,21 +19,23 @@ slowly wander over many segments; lower cond_aug and motion_bucket_id keep it sm
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..comfy import Progress, throw_if_interrupted
+from ..svd.params import SPECS, Spec, SVDParams
 from .preview import frame_preview
 
-SEGMENTS_RANGE = (1, 50)
-OVERLAP_RANGE = (0, 8)
+# The chaining inputs, declared like the SVD parameters (the node renders its widgets from them).
+SEGMENTS = Spec(
+    "INT", 3, 1, 50, tooltip="How many SVD clips to chain; each starts from the previous clip's last frame."
+)
+OVERLAP = Spec(
+    "INT", 1, 0, 8,
+    tooltip="Frames shared by neighbouring clips, cross-faded at each join "
+    "(1 blends the join frame with its re-generation; 0 appends whole clips). "
+    "Must be less than the frames per clip.",
+)  # fmt: skip
 SEED_MODULUS = 2**64
-
-
-def _whole_number(name: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"{name}: {value!r} is not allowed; use a whole number from {lo} to {hi}")
-    return value
 
 
 def frames_per_segment(model: Any, num_frames: int) -> int:
@@ -53,9 +55,9 @@ def long_video_frame_count(segments: int, frames: int, overlap: int) -> int:
 
 def validate_long_video(model: Any, segments: int, overlap: int, num_frames: int) -> int:
     """Check the chaining inputs before any work; returns the frames per segment."""
-    _whole_number("segments", segments, *SEGMENTS_RANGE)
-    _whole_number("overlap", overlap, *OVERLAP_RANGE)
-    _whole_number("num_frames", num_frames, 0, 128)
+    SEGMENTS.check("segments", segments)
+    OVERLAP.check("overlap", overlap)
+    SPECS["num_frames"].check("num_frames", num_frames)
     frames = frames_per_segment(model, num_frames)
     if overlap >= frames:
         raise ValueError(
@@ -65,42 +67,9 @@ def validate_long_video(model: Any, segments: int, overlap: int, num_frames: int
     return frames
 
 
-def _validate_sampling(
-    seed: int, steps: int, min_guidance_scale: float, max_guidance_scale: float, decode_chunk_size: int
-) -> None:
-    """The sampler's and decoder's own checks, run up front so segment 0 is not wasted work."""
-    from ..svd.sampling import check_sampling_params
-    from ..svd.validation import check_int
-
-    check_sampling_params(seed, steps, min_guidance_scale, max_guidance_scale)
-    check_int("decode_chunk_size", decode_chunk_size, 1, 128)
-
-
 def segment_seed(seed: int, segment: int) -> int:
     """Segment k samples with seed + k (wrapping at 2^64, ComfyUI's seed range)."""
     return (int(seed) + segment) % SEED_MODULUS
-
-
-def segment_progress_span(model: Any, frames: int, steps: int, decode_chunk_size: int) -> int:
-    """Progress units per segment: one per sampling step plus one per decoded chunk.
-
-    A model loaded with a decode_chunk_size hint never decodes larger chunks than the hint.
-    """
-    chunk = int(decode_chunk_size) or frames
-    cap = int(getattr(model, "decode_chunk_size", 0) or 0)
-    if cap:
-        chunk = min(chunk, cap)
-    return int(steps) + math.ceil(frames / chunk)
-
-
-class _StageProgress:
-    """Maps one stage's own 0..span progress onto the whole job's bar, starting at `base`."""
-
-    def __init__(self, progress: Any, base: int, span: int):
-        self.progress, self.base, self.span = progress, base, span
-
-    def update(self, value: int, preview: Any = None, **_: Any) -> None:
-        self.progress.update(self.base + max(0, min(int(value), self.span)), preview=preview)
 
 
 def _svd_api():
@@ -119,69 +88,41 @@ def extend_video(
     image,
     segments: int = 3,
     overlap: int = 1,
-    width: int = 1024,
-    height: int = 576,
-    resize: str = "crop",
-    num_frames: int = 0,
-    fps: int = 7,
-    motion_bucket_id: int = 127,
-    cond_aug: float = 0.02,
-    seed: int = 0,
-    steps: int = 25,
-    min_guidance_scale: float = 1.0,
-    max_guidance_scale: float = 3.0,
-    decode_chunk_size: int = 8,
+    params: SVDParams | None = None,
     progress: Any = None,
+    node_id: str | None = None,
+    **values: Any,
 ):
     """Generate `segments` chained SVD clips from `image`; returns (frames [N·(F−o)+o, H, W, 3], fps).
 
-    The first frame of `image` (an IMAGE batch) starts segment 0. `progress` (optional, with
-    `.update(value, preview=None)`) runs once across the whole job: segments × (steps + decode
-    chunks). The interrupt flag is checked between segments; the sampler checks it every step.
+    Each clip is one `image_to_video` call with `params` (keyword `values` override single
+    parameters), its seed + k and the resolved frame count. The first frame of `image` (an
+    IMAGE batch) starts segment 0. `progress` (optional, with `.update(value, preview=None)`;
+    by default ComfyUI's bar for `node_id`) runs once across the whole job. The interrupt flag
+    is checked between segments; the sampler checks it every step.
     """
     import torch
 
-    frames = validate_long_video(model, segments, overlap, num_frames)
-    _validate_sampling(seed, steps, min_guidance_scale, max_guidance_scale, decode_chunk_size)
+    params = (params or SVDParams()).but(**values)
+    frames = validate_long_video(model, segments, overlap, params.num_frames)
+    params = params.but(num_frames=frames).check()
     svd = _svd_api()
-    per_segment = segment_progress_span(model, frames, steps, decode_chunk_size)
-    decode_span = per_segment - int(steps)
+    per_segment = svd.total_progress_steps(model, params)
     if progress is None:
-        progress = Progress(segments * per_segment)
+        progress = Progress(segments * per_segment, node_id=node_id)
 
     out = None
-    out_fps = float(fps)
+    out_fps = float(params.fps)
     init = image[:1, ..., :3]
     for segment in range(segments):
         throw_if_interrupted()
         base = segment * per_segment
-        cond = svd.prepare_conditioning(
+        decoded, out_fps = svd.image_to_video(
             model,
             init,
-            width,
-            height,
-            resize=resize,
-            num_frames=frames,
-            fps=fps,
-            motion_bucket_id=motion_bucket_id,
-            cond_aug=cond_aug,
+            params.but(seed=segment_seed(params.seed, segment)),
+            progress=svd.OffsetProgress(progress, base),
         )
-        latent = svd.sample_latents(
-            model,
-            cond,
-            segment_seed(seed, segment),
-            steps=steps,
-            min_guidance_scale=min_guidance_scale,
-            max_guidance_scale=max_guidance_scale,
-            progress=_StageProgress(progress, base, int(steps)),
-        )
-        decoded, out_fps = svd.decode_latents(
-            model,
-            latent,
-            decode_chunk_size=decode_chunk_size,
-            progress=_StageProgress(progress, base + int(steps), decode_span),
-        )
-        del latent, cond
         if decoded.shape[0] != frames:
             raise RuntimeError(f"segment {segment} decoded {decoded.shape[0]} frames, expected {frames}")
         if out is None:

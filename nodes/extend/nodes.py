@@ -99,15 +99,22 @@ class SVDSuite_Interpolate:
         return interpolate(images, fps, multiplier, method, scale=scale, ensemble=ensemble, progress=progress)
 
 
-def _int(default: int, lo: int, hi: int, tooltip: str, step: int = 1, **extra) -> tuple:
-    return ("INT", {"default": default, "min": lo, "max": hi, "step": step, "tooltip": tooltip, **extra})
-
-
-def _float(default: float, lo: float, hi: float, step: float, tooltip: str) -> tuple:
-    return ("FLOAT", {"default": default, "min": lo, "max": hi, "step": step, "tooltip": tooltip})
-
-
-RESIZE_MODES = ["crop", "pad", "stretch", "keep"]
+# What the SVD parameters mean for a chain of clips (ranges and defaults are the table's).
+LONG_VIDEO_TOOLTIPS = {
+    "width": "Frame width in pixels (a multiple of 64).",
+    "height": "Frame height in pixels (a multiple of 64).",
+    "resize": "How the start image is fitted to width × height: crop, pad, stretch, or keep (its own size "
+    "rounded to 64).",
+    "num_frames": "Frames per clip; 0 = the model default (14 SVD, 25 SVD-XT).",
+    "fps": "Frame rate the model is conditioned on and the video plays at.",
+    "motion_bucket_id": "Amount of motion: higher moves more (and drifts faster over many clips).",
+    "cond_aug": "Noise added to the start image; higher departs more from it.",
+    "seed": "Noise seed; clip k uses seed + k.",
+    "steps": "Sampling steps per clip.",
+    "min_guidance_scale": "Guidance on the first frame of each clip.",
+    "max_guidance_scale": "Guidance on the last frame of each clip (frames in between are interpolated linearly).",
+    "decode_chunk_size": "Frames the VAE decodes at once: lower uses less memory, higher is smoother over time.",
+}
 
 
 class SVDSuite_ExtendVideo:
@@ -115,60 +122,17 @@ class SVDSuite_ExtendVideo:
 
     @classmethod
     def INPUT_TYPES(cls):
+        from ..svd.params import widgets
+        from .long_video import OVERLAP, SEGMENTS
+
         return {
             "required": {
                 "svd_model": ("SVD_MODEL", {"tooltip": "The model from Load SVD Model."}),
                 "image": ("IMAGE", {"tooltip": "The start image (the first frame of a batch is used)."}),
-                "segments": _int(
-                    3, 1, 50, "How many SVD clips to chain; each starts from the previous clip's last frame."
-                ),
-                "overlap": _int(
-                    1,
-                    0,
-                    8,
-                    "Frames shared by neighbouring clips, cross-faded at each join "
-                    "(1 blends the join frame with its re-generation; 0 appends whole clips). "
-                    "Must be less than the frames per clip.",
-                ),
-                "width": _int(1024, 64, 2048, "Frame width in pixels (a multiple of 64).", step=64),
-                "height": _int(576, 64, 2048, "Frame height in pixels (a multiple of 64).", step=64),
-                "resize": (
-                    RESIZE_MODES,
-                    {
-                        "default": "crop",
-                        "tooltip": "How the start image is fitted to "
-                        "width × height: crop, pad, stretch, or keep (its own size "
-                        "rounded to 64).",
-                    },
-                ),
-                "num_frames": _int(0, 0, 128, "Frames per clip; 0 = the model default (14 SVD, 25 SVD-XT)."),
-                "fps": _int(7, 1, 60, "Frame rate the model is conditioned on and the video plays at."),
-                "motion_bucket_id": _int(
-                    127, 1, 255, "Amount of motion: higher moves more (and drifts faster over many clips)."
-                ),
-                "cond_aug": _float(
-                    0.02, 0.0, 10.0, 0.001, "Noise added to the start image; higher departs more from it."
-                ),
-                "seed": _int(
-                    0, 0, 0xFFFFFFFFFFFFFFFF, "Noise seed; clip k uses seed + k.", control_after_generate=True
-                ),
-                "steps": _int(25, 1, 200, "Sampling steps per clip."),
-                "min_guidance_scale": _float(
-                    1.0, 0.0, 20.0, 0.1, "Guidance on the first frame of each clip."
-                ),
-                "max_guidance_scale": _float(
-                    3.0,
-                    0.0,
-                    20.0,
-                    0.1,
-                    "Guidance on the last frame of each clip (frames in between are interpolated linearly).",
-                ),
-                "decode_chunk_size": _int(
-                    8,
-                    1,
-                    128,
-                    "Frames the VAE decodes at once: lower uses less memory, higher is smoother over time.",
-                ),
+                "segments": SEGMENTS.widget(explicit_step=True),
+                "overlap": OVERLAP.widget(explicit_step=True),
+                # Long Video has always listed step 1 on its INT widgets (/object_info is public API).
+                **widgets(tooltips=LONG_VIDEO_TOOLTIPS, explicit_step=True),
             },
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
@@ -183,15 +147,11 @@ class SVDSuite_ExtendVideo:
         "the previous one (seed + k for clip k), and cross-fades the joins."
     )
 
-    def extend(self, svd_model, image, segments, overlap, unique_id=None, **params):
-        from .long_video import extend_video, segment_progress_span, validate_long_video
+    def extend(self, svd_model, image, segments, overlap, unique_id=None, **inputs):
+        from ..svd.params import SVDParams
+        from .long_video import extend_video
 
-        frames = validate_long_video(svd_model, segments, overlap, params.get("num_frames", 0))
-        span = segment_progress_span(
-            svd_model, frames, params.get("steps", 25), params.get("decode_chunk_size", 8)
-        )
-        progress = Progress(segments * span, node_id=unique_id)
-        return extend_video(svd_model, image, segments, overlap, progress=progress, **params)
+        return extend_video(svd_model, image, segments, overlap, SVDParams.of(inputs), node_id=unique_id)
 
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {

@@ -21,13 +21,14 @@ from .adapter import Adapter, Job, Poll, RemoteVideo
 from .config import base_url
 from .engine import run_job
 from .media import archive_reference, frames_zip_data_uri, mask_data_uri, png_data_uri
-from .schema import Field, build_payload
+from .schema import Field, build_payload, inputs_with_defaults
 from .transport import ProviderError, TransientError, Transport
 from .url_trust import same_origin
+from .widgets import COND_AUG_TIP, MOTION_TIP, SEED_FIELD
 
-SEED = Field("seed", 0, 2**53 - 1, omit_when=-1)
-MOTION = Field("motion_bucket_id", 1, 255)
-COND_AUG = Field("cond_aug", 0.0, 10.0)
+SEED = SEED_FIELD
+MOTION = Field("motion_bucket_id", 1, 255, default=127, tooltip=MOTION_TIP)
+COND_AUG = Field("cond_aug", 0.0, 10.0, default=0.02, step=0.001, tooltip=COND_AUG_TIP)
 
 # Our input → fal field, per app. fps/steps 0 = "the app's own default" (apps differ: 25 vs 10 fps).
 APPS: dict[str, dict[str, Field]] = {
@@ -59,6 +60,27 @@ APPS: dict[str, dict[str, Field]] = {
     },
 }
 APP_NAMES = tuple(APPS)
+AUTO_APP = "fal-ai/stable-video"  # the SVD app the auto engine runs
+# The node's inputs across apps, in widget order: each app takes the rows its table has. fps and
+# steps span every app's range, with 0 for "the app's default".
+INPUTS: dict[str, Field] = {
+    "motion_bucket_id": MOTION,
+    "cond_aug": COND_AUG,
+    "fps": Field(
+        "fps", 1, 100, omit_when=0, default=0,
+        tooltip="Frames per second of the result; 0 = the app's default "
+        "(stable-video: 25, range 10-100; fast-svd-lcm: 10).",
+    ),
+    "steps": Field(
+        "steps", 1, 100, omit_when=0, default=0,
+        tooltip="Sampling steps; 0 = the app's default (fast-svd-lcm 1-20, svd, ltx-video). "
+        "stable-video has no steps setting.",
+    ),
+    "seed": SEED,
+    "prompt": Field(
+        "prompt", default="", tooltip="Text prompt, required by fal-ai/ltx-video/image-to-video only."
+    ),
+}  # fmt: skip
 FAL_DOMAINS = ("fal.run", "fal.ai")  # hosts fal's own answers may point at (https only)
 FAILED_STATES = {"FAILED", "CANCELED", "CANCELLED", "ERROR"}
 
@@ -156,30 +178,14 @@ def video_url(body: Any) -> str:
 
 
 def build_request(
-    image,
-    app: str,
-    motion_bucket_id: int = 127,
-    cond_aug: float = 0.02,
-    fps: int = 0,
-    steps: int = 0,
-    seed: int = -1,
-    prompt: str = "",
-    mask=None,
-    control_frames=None,
-    control_maps_url: str = "",
+    image, app: str, mask=None, control_frames=None, control_maps_url: str = "", **inputs
 ) -> dict:
-    """Validate our inputs for `app` and build fal's JSON body (no network)."""
+    """Validate our inputs (INPUTS' names; defaults for those left out) for `app` and build
+    fal's JSON body (no network)."""
     if app not in APPS:
         raise ValueError(f"app={app!r} is not supported; choose one of: {', '.join(APP_NAMES)}")
     fields = APPS[app]
-    values: dict[str, Any] = {
-        "motion_bucket_id": motion_bucket_id,
-        "cond_aug": cond_aug,
-        "fps": fps,
-        "steps": steps,
-        "seed": seed,
-        "prompt": prompt,
-    }
+    values = inputs_with_defaults(INPUTS, inputs, "fal.ai")
     uses_extras = mask is not None or control_frames is not None or control_maps_url.strip()
     if uses_extras and "mask_image_url" not in fields:
         raise ValueError(f"mask / control_frames / control_maps_url are only used by fal-ai/svd, not {app}")
@@ -196,33 +202,28 @@ def build_request(
     return payload
 
 
+def inputs_for_svd(params) -> dict:
+    """fal-ai/stable-video's inputs for the shared SVD parameters (the auto engine), moved into
+    that app's ranges."""
+    fields = APPS[AUTO_APP]
+    return {
+        "motion_bucket_id": params.motion_bucket_id,
+        "cond_aug": fields["cond_aug"].clamp(params.cond_aug),
+        "fps": fields["fps"].clamp(params.fps),
+        "seed": params.seed,
+    }
+
+
 async def fal_image_to_video(
     image,
-    app: str = "fal-ai/stable-video",
-    motion_bucket_id: int = 127,
-    cond_aug: float = 0.02,
-    fps: int = 0,
-    steps: int = 0,
-    seed: int = -1,
-    prompt: str = "",
+    app: str = AUTO_APP,
     timeout_s: float = 600,
     mask=None,
     control_frames=None,
     control_maps_url: str = "",
     node_id: str | None = None,
+    **inputs,
 ) -> RemoteVideo:
     """Animate `image` (IMAGE, first frame used) on fal.ai; returns frames, fps and the saved file."""
-    payload = build_request(
-        image,
-        app,
-        motion_bucket_id,
-        cond_aug,
-        fps,
-        steps,
-        seed,
-        prompt,
-        mask,
-        control_frames,
-        control_maps_url,
-    )
+    payload = build_request(image, app, mask, control_frames, control_maps_url, **inputs)
     return await run_job(FalAdapter(app), payload, timeout_s, node_id)

@@ -1,4 +1,6 @@
-"""ComfyUI node classes for remote image-to-video (thin: they call the plain functions).
+"""ComfyUI node classes for remote image-to-video and the auto engine (thin: they call the plain
+functions). Provider widgets are rendered from each adapter's schema table, the auto engine's
+SVD widgets from the SVD parameter table (nodes/svd/params.py).
 
 API keys are never inputs: they come from the server's environment or the SVD Suite config file
 (docs/remote.md), so they cannot end up in workflow files, PNG metadata or /history.
@@ -10,8 +12,8 @@ together instead of one after another.
 
 from __future__ import annotations
 
-from .auto import SVDSuiteAutoImageToVideo
-from .widgets import CATEGORY, COND_AUG, HIDDEN, IMAGE_TIP, MOTION, SEED, TIMEOUT, is_changed_for_seed
+from ..svd.params import RESIZE_TOOLTIP
+from .widgets import CATEGORY, COND_AUG_TIP, HIDDEN, IMAGE_TIP, MOTION_TIP, SEED, TIMEOUT, is_changed_for_seed
 
 # The provider modules (and `requests`) load on first use, not at ComfyUI start-up.
 
@@ -37,43 +39,14 @@ class SVDSuiteRemoteFal(_RemoteNode):
 
     @classmethod
     def INPUT_TYPES(cls):
-        from .fal import APP_NAMES
+        from .fal import APP_NAMES, INPUTS
+        from .schema import widgets
 
         return {
             "required": {
                 "image": ("IMAGE", {"tooltip": IMAGE_TIP}),
                 "app": (list(APP_NAMES), {"default": APP_NAMES[0], "tooltip": "The fal.ai app to run."}),
-                "motion_bucket_id": MOTION,
-                "cond_aug": COND_AUG,
-                "fps": (
-                    "INT",
-                    {
-                        "default": 0,
-                        "min": 0,
-                        "max": 100,
-                        "tooltip": "Frames per second of the result; 0 = the app's default "
-                        "(stable-video: 25, range 10-100; fast-svd-lcm: 10).",
-                    },
-                ),
-                "steps": (
-                    "INT",
-                    {
-                        "default": 0,
-                        "min": 0,
-                        "max": 100,
-                        "tooltip": "Sampling steps; 0 = the app's default (fast-svd-lcm 1-20, "
-                        "svd, ltx-video). stable-video has no steps setting.",
-                    },
-                ),
-                "seed": SEED,
-                "prompt": (
-                    "STRING",
-                    {
-                        "default": "",
-                        "multiline": True,
-                        "tooltip": "Text prompt, required by fal-ai/ltx-video/image-to-video only.",
-                    },
-                ),
+                **widgets(INPUTS),
                 "timeout_s": TIMEOUT,
             },
             "optional": {
@@ -81,57 +54,28 @@ class SVDSuiteRemoteFal(_RemoteNode):
                 "control_frames": (
                     "IMAGE",
                     {
-                        "tooltip": "fal-ai/svd only: per-frame depth/control maps, sent "
-                        "as a zip (one frame per map)."
+                        "tooltip": "fal-ai/svd only: per-frame depth/control maps, sent as a zip (one frame per map)."
                     },
                 ),
                 "control_maps_url": (
                     "STRING",
                     {
                         "default": "",
-                        "tooltip": "fal-ai/svd only: https URL of an "
-                        "archive of control maps, or an archive file in input/.",
+                        "tooltip": "fal-ai/svd only: https URL of an archive of control maps, or an archive "
+                        "file in input/.",
                     },
                 ),
             },
             "hidden": HIDDEN,
         }
 
-    async def run(
-        self,
-        image,
-        app,
-        motion_bucket_id,
-        cond_aug,
-        fps,
-        steps,
-        seed,
-        prompt,
-        timeout_s,
-        mask=None,
-        control_frames=None,
-        control_maps_url="",
-        unique_id=None,
-    ):
+    async def run(self, image, app, timeout_s, control_maps_url="", unique_id=None, **inputs):
         from .fal import fal_image_to_video
 
-        return self._result(
-            await fal_image_to_video(
-                image,
-                app=app,
-                motion_bucket_id=motion_bucket_id,
-                cond_aug=cond_aug,
-                fps=fps,
-                steps=steps,
-                seed=seed,
-                prompt=prompt,
-                timeout_s=timeout_s,
-                mask=mask,
-                control_frames=control_frames,
-                control_maps_url=control_maps_url or "",
-                node_id=unique_id,
-            )
+        video = await fal_image_to_video(
+            image, app, timeout_s, control_maps_url=control_maps_url or "", node_id=unique_id, **inputs
         )
+        return self._result(video)
 
 
 class SVDSuiteRemoteReplicate(_RemoteNode):
@@ -139,45 +83,11 @@ class SVDSuiteRemoteReplicate(_RemoteNode):
 
     @classmethod
     def INPUT_TYPES(cls):
-        from .replicate import DEFAULT_VERSION, SIZING_STRATEGIES, VIDEO_LENGTHS
+        from .replicate import DEFAULT_VERSION, FIELDS
+        from .schema import widgets
 
         return {
-            "required": {
-                "image": ("IMAGE", {"tooltip": IMAGE_TIP}),
-                "video_length": (
-                    list(VIDEO_LENGTHS),
-                    {"default": VIDEO_LENGTHS[0], "tooltip": "14 frames (SVD) or 25 frames (SVD-XT)."},
-                ),
-                "sizing_strategy": (
-                    list(SIZING_STRATEGIES),
-                    {
-                        "default": SIZING_STRATEGIES[0],
-                        "tooltip": "How the image is fitted to the model's size.",
-                    },
-                ),
-                "frames_per_second": (
-                    "INT",
-                    {
-                        "default": 6,
-                        "min": 5,
-                        "max": 30,
-                        "tooltip": "Frame rate of the result (the model's fps conditioning).",
-                    },
-                ),
-                "motion_bucket_id": MOTION,
-                "cond_aug": COND_AUG,
-                "decoding_t": (
-                    "INT",
-                    {
-                        "default": 14,
-                        "min": 1,
-                        "max": 25,
-                        "tooltip": "Frames decoded at a time (lower = less GPU memory there).",
-                    },
-                ),
-                "seed": SEED,
-                "timeout_s": TIMEOUT,
-            },
+            "required": {"image": ("IMAGE", {"tooltip": IMAGE_TIP}), **widgets(FIELDS), "timeout_s": TIMEOUT},
             "optional": {
                 "version": (
                     "STRING",
@@ -187,37 +97,13 @@ class SVDSuiteRemoteReplicate(_RemoteNode):
             "hidden": HIDDEN,
         }
 
-    async def run(
-        self,
-        image,
-        video_length,
-        sizing_strategy,
-        frames_per_second,
-        motion_bucket_id,
-        cond_aug,
-        decoding_t,
-        seed,
-        timeout_s,
-        version="",
-        unique_id=None,
-    ):
+    async def run(self, image, timeout_s, version="", unique_id=None, **inputs):
         from .replicate import DEFAULT_VERSION, replicate_image_to_video
 
-        return self._result(
-            await replicate_image_to_video(
-                image,
-                video_length=video_length,
-                sizing_strategy=sizing_strategy,
-                frames_per_second=frames_per_second,
-                motion_bucket_id=motion_bucket_id,
-                cond_aug=cond_aug,
-                decoding_t=decoding_t,
-                seed=seed,
-                timeout_s=timeout_s,
-                version=version or DEFAULT_VERSION,
-                node_id=unique_id,
-            )
+        video = await replicate_image_to_video(
+            image, timeout_s, version or DEFAULT_VERSION, unique_id, **inputs
         )
+        return self._result(video)
 
 
 class SVDSuiteRemoteSegmind(_RemoteNode):
@@ -225,56 +111,18 @@ class SVDSuiteRemoteSegmind(_RemoteNode):
 
     @classmethod
     def INPUT_TYPES(cls):
-        from .segmind import FRAMES, RESIZE_METHODS
+        from .schema import widgets
+        from .segmind import FIELDS
 
         return {
-            "required": {
-                "image": ("IMAGE", {"tooltip": IMAGE_TIP}),
-                "fps": (
-                    "INT",
-                    {"default": 7, "min": 1, "max": 60, "tooltip": "Frames per second of the result."},
-                ),
-                "motion": (
-                    "INT",
-                    {"default": 127, "min": 1, "max": 180, "tooltip": "Motion amount (Segmind: 1-180)."},
-                ),
-                "seed": ("INT", {**SEED[1], "max": 999999999999999}),
-                "cond_aug": (
-                    "FLOAT",
-                    {
-                        "default": 0.1,
-                        "min": 0.0,
-                        "max": 1.0,
-                        "step": 0.001,
-                        "tooltip": "Noise added to the conditioning image (Segmind: 0-1).",
-                    },
-                ),
-                "frames": (list(FRAMES), {"default": FRAMES[0], "tooltip": "Number of frames: 14 or 25."}),
-                "resize_method": (
-                    list(RESIZE_METHODS),
-                    {"default": RESIZE_METHODS[0], "tooltip": "How the image is fitted to the model's size."},
-                ),
-                "timeout_s": TIMEOUT,
-            },
+            "required": {"image": ("IMAGE", {"tooltip": IMAGE_TIP}), **widgets(FIELDS), "timeout_s": TIMEOUT},
             "hidden": HIDDEN,
         }
 
-    async def run(self, image, fps, motion, seed, cond_aug, frames, resize_method, timeout_s, unique_id=None):
+    async def run(self, image, timeout_s, unique_id=None, **inputs):
         from .segmind import segmind_image_to_video
 
-        return self._result(
-            await segmind_image_to_video(
-                image,
-                fps=fps,
-                motion=motion,
-                seed=seed,
-                cond_aug=cond_aug,
-                frames=frames,
-                resize_method=resize_method,
-                timeout_s=timeout_s,
-                node_id=unique_id,
-            )
-        )
+        return self._result(await segmind_image_to_video(image, timeout_s, unique_id, **inputs))
 
 
 class SVDSuiteRemoteSiliconFlow(_RemoteNode):
@@ -285,7 +133,8 @@ class SVDSuiteRemoteSiliconFlow(_RemoteNode):
 
     @classmethod
     def INPUT_TYPES(cls):
-        from .siliconflow import IMAGE_SIZES, MODEL_NAMES
+        from .schema import widgets
+        from .siliconflow import FIELDS, MODEL_NAMES
 
         return {
             "required": {
@@ -296,23 +145,7 @@ class SVDSuiteRemoteSiliconFlow(_RemoteNode):
                         "tooltip": "I2V models animate the connected image; T2V models take no image.",
                     },
                 ),
-                "prompt": (
-                    "STRING",
-                    {"default": "", "multiline": True, "tooltip": "What the video shows (required)."},
-                ),
-                "negative_prompt": (
-                    "STRING",
-                    {
-                        "default": "",
-                        "multiline": True,
-                        "tooltip": "What to keep out of the video (optional).",
-                    },
-                ),
-                "image_size": (
-                    list(IMAGE_SIZES),
-                    {"default": IMAGE_SIZES[0], "tooltip": "Output size: landscape, portrait or square."},
-                ),
-                "seed": SEED,
+                **widgets(FIELDS),
                 "timeout_s": TIMEOUT,
             },
             "optional": {
@@ -326,23 +159,96 @@ class SVDSuiteRemoteSiliconFlow(_RemoteNode):
             "hidden": HIDDEN,
         }
 
-    async def run(
-        self, model, prompt, negative_prompt, image_size, seed, timeout_s, image=None, unique_id=None
-    ):
+    async def run(self, model, timeout_s, image=None, unique_id=None, **inputs):
         from .siliconflow import siliconflow_video
 
-        return self._result(
-            await siliconflow_video(
-                image,
-                model=model,
-                prompt=prompt,
-                negative_prompt=negative_prompt,
-                image_size=image_size,
-                seed=seed,
-                timeout_s=timeout_s,
-                node_id=unique_id,
-            )
-        )
+        return self._result(await siliconflow_video(image, model, timeout_s, unique_id, **inputs))
+
+
+# What the SVD parameters mean on the auto engine (ranges and defaults are the SVD table's; the
+# seed is the remote nodes' one, where -1 means random).
+AUTO_PARAMS = ("width", "height", "num_frames", "fps", "motion_bucket_id", "cond_aug", "seed", "steps")
+AUTO_PARAMS += ("min_guidance_scale", "max_guidance_scale")
+# Added after the node shipped, so optional and last: saved workflows (UI values are positional)
+# load unchanged and run as before, with the old local path's crop and 8.
+AUTO_OPTIONAL_PARAMS = ("resize", "decode_chunk_size")
+AUTO_TOOLTIPS = {
+    "width": "Output width (local engine; providers choose their own size).",
+    "height": "Output height (local engine; providers choose their own size).",
+    "num_frames": "0 = model default; providers: >14 asks for 25 frames.",
+    "fps": "Frames per second (clamped to each provider's range).",
+    "motion_bucket_id": MOTION_TIP,
+    "cond_aug": COND_AUG_TIP,
+    "steps": "Sampling steps (local engine).",
+    "min_guidance_scale": "Guidance on the first frame (local engine).",
+    "max_guidance_scale": "Guidance on the last frame (local engine).",
+    "resize": f"Local engine. {RESIZE_TOOLTIP}. Providers ignore it (they size the image themselves).",
+    "decode_chunk_size": "Frames decoded together (local engine): larger = smoother motion but "
+    "more memory. Providers ignore it.",
+}
+
+
+class SVDSuiteAutoImageToVideo:
+    DESCRIPTION = (
+        "Image to video on the first available engine: local SVD when a model is connected, then "
+        "hosted providers with a configured key; falls back to the next engine on failure."
+    )
+    RETURN_TYPES = ("IMAGE", "FLOAT", "STRING")
+    RETURN_NAMES = ("images", "fps", "engine")
+    FUNCTION = "run"
+    CATEGORY = CATEGORY
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        from ..svd.params import widgets
+        from .auto import DEFAULT_ENGINES
+
+        return {
+            "required": {
+                "image": ("IMAGE", {"tooltip": IMAGE_TIP}),
+                "engines": (
+                    "STRING",
+                    {
+                        "default": DEFAULT_ENGINES,
+                        "tooltip": "Order to try, comma-separated: local, fal, replicate, segmind "
+                        "(and siliconflow: Wan 2.2, needs a prompt).",
+                    },
+                ),
+                **widgets(AUTO_PARAMS, tooltips=AUTO_TOOLTIPS, overrides={"seed": SEED}),
+                "timeout_s": TIMEOUT,
+            },
+            "optional": {
+                "svd_model": (
+                    "SVD_MODEL",
+                    {"tooltip": "Connect a loaded SVD model to allow the local engine."},
+                ),
+                "prompt": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "multiline": True,
+                        "tooltip": "Text prompt for engines that take one (siliconflow); SVD engines ignore it.",
+                    },
+                ),
+                **widgets(AUTO_OPTIONAL_PARAMS, tooltips=AUTO_TOOLTIPS),
+            },
+            "hidden": HIDDEN,
+        }
+
+    @classmethod
+    def IS_CHANGED(cls, seed=-1, **_):
+        return is_changed_for_seed(seed)
+
+    async def run(self, image, engines, timeout_s, svd_model=None, prompt="", unique_id=None, **inputs):
+        from ..svd.params import SVDParams
+        from .auto import auto_image_to_video
+
+        params = SVDParams.of(inputs)
+        result = await auto_image_to_video(image, engines, svd_model, params, timeout_s, prompt, unique_id)
+        ui = dict(result.video.ui()) if result.video is not None else {}
+        ui["text"] = [result.summary]
+        return {"ui": ui, "result": (result.images, result.fps, result.engine)}
 
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {

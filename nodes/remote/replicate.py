@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 from .adapter import Adapter, Job, Poll, RemoteVideo
 from .config import base_url
 from .engine import run_job
 from .media import png_data_uri
-from .schema import Field, build_payload
+from .schema import Field, build_payload, inputs_with_defaults
 from .transport import ProviderError, Transport
 from .url_trust import same_origin
+from .widgets import COND_AUG_TIP, MOTION_TIP, SEED_FIELD
 
 MODEL = "stability-ai/stable-video-diffusion"
 DEFAULT_VERSION = "3f0457e4619daac51203dedb472816fd4af51f3149fa7a9e0b5ffcf1b8172438"
@@ -28,15 +30,28 @@ VIDEO_LENGTHS = ("14_frames_with_svd", "25_frames_with_svd_xt")
 SIZING_STRATEGIES = ("maintain_aspect_ratio", "crop_to_16_9", "use_image_dimensions")
 MIN_CANCEL_AFTER_S = 5  # we never ask for a deadline shorter than this
 
+# The model's inputs, in the node's widget order (defaults are the model's own).
 FIELDS: dict[str, Field] = {
-    "video_length": Field("video_length", choices=VIDEO_LENGTHS),
-    "sizing_strategy": Field("sizing_strategy", choices=SIZING_STRATEGIES),
-    "frames_per_second": Field("frames_per_second", 5, 30, convert=int),
-    "motion_bucket_id": Field("motion_bucket_id", 1, 255, convert=int),
-    "cond_aug": Field("cond_aug", 0.0, 10.0, convert=float),
-    "decoding_t": Field("decoding_t", 1, 25, convert=int),
-    "seed": Field("seed", 0, 2**53 - 1, omit_when=-1, convert=int),
-}
+    "video_length": Field(
+        "video_length", choices=VIDEO_LENGTHS, default=VIDEO_LENGTHS[0],
+        tooltip="14 frames (SVD) or 25 frames (SVD-XT).",
+    ),
+    "sizing_strategy": Field(
+        "sizing_strategy", choices=SIZING_STRATEGIES, default=SIZING_STRATEGIES[0],
+        tooltip="How the image is fitted to the model's size.",
+    ),
+    "frames_per_second": Field(
+        "frames_per_second", 5, 30, convert=int, default=6,
+        tooltip="Frame rate of the result (the model's fps conditioning).",
+    ),
+    "motion_bucket_id": Field("motion_bucket_id", 1, 255, convert=int, default=127, tooltip=MOTION_TIP),
+    "cond_aug": Field("cond_aug", 0.0, 10.0, convert=float, default=0.02, step=0.001, tooltip=COND_AUG_TIP),
+    "decoding_t": Field(
+        "decoding_t", 1, 25, convert=int, default=14,
+        tooltip="Frames decoded at a time (lower = less GPU memory there).",
+    ),
+    "seed": replace(SEED_FIELD, convert=int),
+}  # fmt: skip
 
 # Replicate's states in ours.
 STATES = {
@@ -124,47 +139,30 @@ def output_url(output: Any) -> str:
     raise ProviderError(f"Replicate prediction succeeded without a video URL (output={str(output)[:200]})")
 
 
-def build_request(
-    image,
-    video_length: str = "14_frames_with_svd",
-    sizing_strategy: str = "maintain_aspect_ratio",
-    frames_per_second: int = 6,
-    motion_bucket_id: int = 127,
-    cond_aug: float = 0.02,
-    decoding_t: int = 14,
-    seed: int = -1,
-) -> dict:
-    """Validate our inputs and build the prediction's `input` object (no network)."""
-    values = {
-        "video_length": video_length,
-        "sizing_strategy": sizing_strategy,
-        "frames_per_second": frames_per_second,
-        "motion_bucket_id": motion_bucket_id,
-        "cond_aug": cond_aug,
-        "decoding_t": decoding_t,
-        "seed": seed,
-    }
-    payload = build_payload(FIELDS, values, MODEL)
+def build_request(image, **inputs) -> dict:
+    """Validate our inputs (FIELDS' names; defaults for those left out) and build the
+    prediction's `input` object (no network)."""
+    payload = build_payload(FIELDS, inputs_with_defaults(FIELDS, inputs, MODEL), MODEL)
     payload["input_image"] = png_data_uri(image)
     return payload
 
 
+def inputs_for_svd(params) -> dict:
+    """Replicate's inputs for the shared SVD parameters (the auto engine): more than 14 frames
+    asks for SVD-XT's 25, and fps is moved into Replicate's range."""
+    return {
+        "video_length": VIDEO_LENGTHS[1] if params.num_frames > 14 else VIDEO_LENGTHS[0],
+        "frames_per_second": FIELDS["frames_per_second"].clamp(params.fps),
+        "motion_bucket_id": params.motion_bucket_id,
+        "cond_aug": params.cond_aug,
+        "seed": params.seed,
+    }
+
+
 async def replicate_image_to_video(
-    image,
-    video_length: str = "14_frames_with_svd",
-    sizing_strategy: str = "maintain_aspect_ratio",
-    frames_per_second: int = 6,
-    motion_bucket_id: int = 127,
-    cond_aug: float = 0.02,
-    decoding_t: int = 14,
-    seed: int = -1,
-    timeout_s: float = 600,
-    version: str = DEFAULT_VERSION,
-    node_id: str | None = None,
+    image, timeout_s: float = 600, version: str = DEFAULT_VERSION, node_id: str | None = None, **inputs
 ) -> RemoteVideo:
-    """Animate `image` with stability-ai/stable-video-diffusion on Replicate."""
+    """Animate `image` with stability-ai/stable-video-diffusion on Replicate (`inputs`: FIELDS)."""
     version_id = parse_version(version)
-    payload = build_request(
-        image, video_length, sizing_strategy, frames_per_second, motion_bucket_id, cond_aug, decoding_t, seed
-    )
+    payload = build_request(image, **inputs)
     return await run_job(ReplicateAdapter(version_id), payload, timeout_s, node_id)

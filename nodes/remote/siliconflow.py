@@ -13,14 +13,16 @@ and says that the job may still finish (and be billed) on their side.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from .adapter import Adapter, Job, Poll, RemoteVideo
 from .config import base_url
 from .engine import run_job
 from .media import png_data_uri
-from .schema import Field, build_payload
+from .schema import Field, build_payload, inputs_with_defaults
 from .transport import ProviderError, Transport
+from .widgets import SEED_FIELD
 
 # The models, as data: name → what it starts from ("image": needs one; "text": takes none).
 MODELS: dict[str, str] = {
@@ -30,12 +32,18 @@ MODELS: dict[str, str] = {
 MODEL_NAMES = tuple(MODELS)
 IMAGE_SIZES = ("1280x720", "720x1280", "960x960")
 
+# The inputs besides model and image, in the node's widget order.
 FIELDS: dict[str, Field] = {
-    "prompt": Field("prompt", required=True),
-    "negative_prompt": Field("negative_prompt", omit_when=""),
-    "image_size": Field("image_size", choices=IMAGE_SIZES),
-    "seed": Field("seed", 0, 2**53 - 1, omit_when=-1, convert=int),
-}
+    "prompt": Field("prompt", required=True, default="", tooltip="What the video shows (required)."),
+    "negative_prompt": Field(
+        "negative_prompt", omit_when="", default="", tooltip="What to keep out of the video (optional)."
+    ),
+    "image_size": Field(
+        "image_size", choices=IMAGE_SIZES, default=IMAGE_SIZES[0],
+        tooltip="Output size: landscape, portrait or square.",
+    ),
+    "seed": replace(SEED_FIELD, convert=int),
+}  # fmt: skip
 
 # SiliconFlow's states in ours.
 STATES = {"InQueue": "queued", "InProgress": "running", "Succeed": "done", "Failed": "failed"}
@@ -92,15 +100,9 @@ def video_url(body: Any) -> str:
     return url if isinstance(url, str) else ""
 
 
-def build_request(
-    image,
-    model: str = MODEL_NAMES[0],
-    prompt: str = "",
-    negative_prompt: str = "",
-    image_size: str = IMAGE_SIZES[0],
-    seed: int = -1,
-) -> dict:
-    """Validate our inputs for `model` and build SiliconFlow's submit body (no network)."""
+def build_request(image, model: str = MODEL_NAMES[0], **inputs) -> dict:
+    """Validate our inputs for `model` (FIELDS' names; defaults for those left out) and build
+    SiliconFlow's submit body (no network)."""
     if model not in MODELS:
         raise ValueError(f"model={model!r} is not supported; choose one of: {', '.join(MODEL_NAMES)}")
     image_models = ", ".join(name for name, start in MODELS.items() if start == "image")
@@ -115,23 +117,37 @@ def build_request(
             f"image: {model} is a text-to-video model and takes no image; disconnect `image`, "
             f"or choose an image-to-video model ({image_models})"
         )
-    values = {"prompt": prompt, "negative_prompt": negative_prompt, "image_size": image_size, "seed": seed}
+    values = inputs_with_defaults(FIELDS, inputs, model)
     payload = {"model": model, **build_payload(FIELDS, values, model)}
     if image is not None:
         payload["image"] = png_data_uri(image)
     return payload
 
 
+def inputs_for_image(image, params, prompt: str) -> dict:
+    """SiliconFlow's inputs for the auto engine: Wan 2.2 image-to-video at the size closest to
+    the image's shape, with the user's prompt (SVD's motion settings have no equivalent)."""
+    return {
+        "model": "Wan-AI/Wan2.2-I2V-A14B",
+        "prompt": prompt,
+        "image_size": image_size_for(image),
+        "seed": params.seed,
+    }
+
+
+def image_size_for(image) -> str:
+    """SiliconFlow's size closest to the image's shape: landscape, portrait or square."""
+    height, width = int(image.shape[1]), int(image.shape[2])
+    if width > 1.2 * height:
+        return "1280x720"
+    if height > 1.2 * width:
+        return "720x1280"
+    return "960x960"
+
+
 async def siliconflow_video(
-    image=None,
-    model: str = MODEL_NAMES[0],
-    prompt: str = "",
-    negative_prompt: str = "",
-    image_size: str = IMAGE_SIZES[0],
-    seed: int = -1,
-    timeout_s: float = 600,
-    node_id: str | None = None,
+    image=None, model: str = MODEL_NAMES[0], timeout_s: float = 600, node_id: str | None = None, **inputs
 ) -> RemoteVideo:
     """Make a video on SiliconFlow from `prompt` (and `image` for image-to-video models)."""
-    payload = build_request(image, model, prompt, negative_prompt, image_size, seed)
+    payload = build_request(image, model, **inputs)
     return await run_job(SiliconFlowAdapter(), payload, timeout_s, node_id)

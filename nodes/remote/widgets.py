@@ -1,19 +1,21 @@
-"""Widget specs shared by the remote node classes (so every node says the same thing the same way)."""
+"""What the remote nodes share: category, image tooltip, the seed and timeout inputs, IS_CHANGED.
+
+Provider parameters themselves are rows of each adapter's schema table (schema.py); the seed row
+is here because every provider's seed means the same: -1 lets the provider pick.
+"""
 
 from __future__ import annotations
 
+from .schema import Field
+
 CATEGORY = "SVD Suite/remote"
 IMAGE_TIP = "The start frame (first image of the batch is used); sent inline as a PNG, not uploaded."
-SEED = (
-    "INT",
-    {
-        "default": -1,
-        "min": -1,
-        "max": 2**53 - 1,
-        "tooltip": "-1 = random (the provider picks; the node re-runs every time). Any other value "
-        "is sent as the seed and ComfyUI's cache applies.",
-    },
-)
+SEED_FIELD = Field(
+    "seed", 0, 2**53 - 1, omit_when=-1, default=-1,
+    tooltip="-1 = random (the provider picks; the node re-runs every time). Any other value "
+    "is sent as the seed and ComfyUI's cache applies.",
+)  # fmt: skip
+SEED = SEED_FIELD.widget()
 TIMEOUT = (
     "INT",
     {
@@ -24,20 +26,8 @@ TIMEOUT = (
         "tooltip": "Overall deadline in seconds; when it passes the job is cancelled at the provider.",
     },
 )
-MOTION = (
-    "INT",
-    {"default": 127, "min": 1, "max": 255, "tooltip": "SVD motion bucket: higher = more motion."},
-)
-COND_AUG = (
-    "FLOAT",
-    {
-        "default": 0.02,
-        "min": 0.0,
-        "max": 10.0,
-        "step": 0.001,
-        "tooltip": "Noise added to the conditioning image: higher = less like the image, more motion.",
-    },
-)
+MOTION_TIP = "SVD motion bucket: higher = more motion."
+COND_AUG_TIP = "Noise added to the conditioning image: higher = less like the image, more motion."
 HIDDEN = {"unique_id": "UNIQUE_ID"}
 
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .params import CONDITIONING_PARAMS, RESIZE_DESCRIPTIONS, SVDParams
 from .placement import with_image_encoder
 from .types import SVDConditioning, SVDModel
-from .validation import check_int, check_number, check_size
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -77,17 +77,16 @@ class ResizeMode:
     description: str
 
 
+_RESIZE_FUNCTIONS = {
+    "crop": (_requested, _cover_then_crop),
+    "pad": (_requested, _fit_then_pad),
+    "stretch": (_requested, _stretch),
+    "keep": (_image_rounded, _stretch),
+}
+# The resize choices: their names and descriptions are declared with the parameters (params.py).
 RESIZE_MODES: dict[str, ResizeMode] = {
-    "crop": ResizeMode(
-        _requested, _cover_then_crop, "scale to cover width x height, cut the overflow (centred)"
-    ),
-    "pad": ResizeMode(
-        _requested, _fit_then_pad, "scale to fit inside width x height, black bars fill the rest"
-    ),
-    "stretch": ResizeMode(_requested, _stretch, "scale to exactly width x height, ignoring the aspect ratio"),
-    "keep": ResizeMode(
-        _image_rounded, _stretch, "the image's own size rounded to multiples of 64; width/height ignored"
-    ),
+    name: ResizeMode(*_RESIZE_FUNCTIONS[name], description)
+    for name, description in RESIZE_DESCRIPTIONS.items()
 }
 
 
@@ -165,14 +164,10 @@ def prepare_conditioning(
     cond_aug: float = 0.02,
 ) -> SVDConditioning:
     """Resize the first frame of `image` and embed it with CLIP (all inputs validated first)."""
-    check_size("width", width)
-    check_size("height", height)
-    if resize not in RESIZE_MODES:
-        raise ValueError(f"resize: {resize!r} is not one of {list(RESIZE_MODES)}")
-    check_int("num_frames", num_frames, 0, 128, "0 = the model's default")
-    check_int("fps", fps, 1, 60)
-    check_int("motion_bucket_id", motion_bucket_id, 1, 255)
-    check_number("cond_aug", cond_aug, 0.0, 10.0)
+    SVDParams(
+        width=width, height=height, resize=resize, num_frames=num_frames, fps=fps,
+        motion_bucket_id=motion_bucket_id, cond_aug=cond_aug,
+    ).check(CONDITIONING_PARAMS)  # fmt: skip
     frame = _first_frame(image)
     resized = resize_frame(frame, width, height, resize)
     out_h, out_w = resized.shape[1:3]

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import comfy
 from .memory import decode_working_bytes
+from .params import DECODE_PARAMS, SVDParams
 from .placement import in_use
 from .types import SVDModel
-from .validation import check_int
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -40,7 +40,7 @@ def decode_latents(
     sample_latents) is passed through, otherwise 7. A model loaded with a decode_chunk_size hint
     never decodes larger chunks than the hint.
     """
-    check_int("decode_chunk_size", decode_chunk_size, 1, 128)
+    SVDParams(decode_chunk_size=decode_chunk_size).check(DECODE_PARAMS)
     if model.decode_chunk_size:  # the model's hint is a memory cap chosen at load time
         decode_chunk_size = min(decode_chunk_size, model.decode_chunk_size)
     samples = _latent_samples(latent)

@@ -3,131 +3,27 @@
 from __future__ import annotations
 
 from .. import comfy
-from .conditioning import RESIZE_MODES, prepare_conditioning
+from .conditioning import prepare_conditioning
 from .decoding import decode_latents, decode_steps
 from .discovery import list_svd_models, resolve_model_name
 from .generate import effective_chunk, image_to_video, total_progress_steps
 from .loading import DTYPE_CHOICES, load_svd_model
+from .params import CONDITIONING_PARAMS, DECODE_PARAMS, SAMPLER_PARAMS, SVDParams, widgets
 from .placement import OFFLOAD_CHOICES
 from .sampling import sample_latents
 from .types import SVD_CONDITIONING, SVD_MODEL
-from .validation import MAX_SEED
 
 CATEGORY = "SVD Suite"
 
 MODEL_INPUT = (SVD_MODEL, {"tooltip": "The SVD model from Load SVD Model."})
 
+# The parameter widgets, rendered from the one declaration in params.py.
 CONDITIONING_INPUTS = {
     "image": ("IMAGE", {"tooltip": "The start image. With a batch, only the first frame is used."}),
-    "width": (
-        "INT",
-        {
-            "default": 1024,
-            "min": 64,
-            "max": 2048,
-            "step": 64,
-            "tooltip": "Video width in pixels (multiple of 64). SVD was trained at 1024x576.",
-        },
-    ),
-    "height": (
-        "INT",
-        {
-            "default": 576,
-            "min": 64,
-            "max": 2048,
-            "step": 64,
-            "tooltip": "Video height in pixels (multiple of 64).",
-        },
-    ),
-    "resize": (
-        list(RESIZE_MODES),
-        {
-            "default": "crop",
-            "tooltip": "How the image becomes width x height: "
-            + "; ".join(f"{name} = {mode.description}" for name, mode in RESIZE_MODES.items()),
-        },
-    ),
-    "num_frames": (
-        "INT",
-        {
-            "default": 0,
-            "min": 0,
-            "max": 128,
-            "tooltip": "Frames to generate; 0 = the model's default (14 for SVD, 25 for SVD-XT).",
-        },
-    ),
-    "fps": (
-        "INT",
-        {
-            "default": 7,
-            "min": 1,
-            "max": 60,
-            "tooltip": "Frame rate the model is told about (and the video's fps). Lower = more motion per frame.",
-        },
-    ),
-    "motion_bucket_id": (
-        "INT",
-        {"default": 127, "min": 1, "max": 255, "tooltip": "Amount of motion: higher = more movement."},
-    ),
-    "cond_aug": (
-        "FLOAT",
-        {
-            "default": 0.02,
-            "min": 0.0,
-            "max": 10.0,
-            "step": 0.001,
-            "tooltip": "Noise added to the start image: higher = more motion, less like the image.",
-        },
-    ),
+    **widgets(CONDITIONING_PARAMS),
 }
-SAMPLER_INPUTS = {
-    "seed": (
-        "INT",
-        {
-            "default": 0,
-            "min": 0,
-            "max": MAX_SEED,
-            "control_after_generate": True,
-            "tooltip": "Random seed: the same seed and inputs give the same video.",
-        },
-    ),
-    "steps": (
-        "INT",
-        {"default": 25, "min": 1, "max": 200, "tooltip": "Denoising steps: more = slower, finer."},
-    ),
-    "min_guidance_scale": (
-        "FLOAT",
-        {
-            "default": 1.0,
-            "min": 0.0,
-            "max": 20.0,
-            "step": 0.1,
-            "tooltip": "Guidance on the first frame (rises linearly to the max on the last).",
-        },
-    ),
-    "max_guidance_scale": (
-        "FLOAT",
-        {
-            "default": 3.0,
-            "min": 0.0,
-            "max": 20.0,
-            "step": 0.1,
-            "tooltip": "Guidance on the last frame. At 1 or below guidance is off (about 2x faster).",
-        },
-    ),
-}
-DECODE_INPUTS = {
-    "decode_chunk_size": (
-        "INT",
-        {
-            "default": 8,
-            "min": 1,
-            "max": 128,
-            "tooltip": "Frames decoded together: larger = smoother motion but more memory. "
-            "The model's decode_chunk_size (if set) caps it.",
-        },
-    ),
-}
+SAMPLER_INPUTS = widgets(SAMPLER_PARAMS)
+DECODE_INPUTS = widgets(DECODE_PARAMS)
 
 
 class SVDSuite_LoadModel:
@@ -207,10 +103,8 @@ class SVDSuite_Conditioning:
     def INPUT_TYPES(cls):
         return {"required": {"svd_model": MODEL_INPUT, **CONDITIONING_INPUTS}}
 
-    def condition(self, svd_model, image, width, height, resize, num_frames, fps, motion_bucket_id, cond_aug):
-        cond = prepare_conditioning(
-            svd_model, image, width, height, resize, num_frames, fps, motion_bucket_id, cond_aug
-        )
+    def condition(self, svd_model, image, **params):
+        cond = prepare_conditioning(svd_model, image, **params)
         return (cond, cond.frame)
 
 
@@ -231,19 +125,9 @@ class SVDSuite_Sampler:
             }
         }
 
-    def sample(self, svd_model, conditioning, seed, steps, min_guidance_scale, max_guidance_scale):
-        progress = comfy.Progress(steps)
-        return (
-            sample_latents(
-                svd_model,
-                conditioning,
-                seed,
-                steps,
-                min_guidance_scale,
-                max_guidance_scale,
-                progress=progress,
-            ),
-        )
+    def sample(self, svd_model, conditioning, **params):
+        progress = comfy.Progress(params["steps"])
+        return (sample_latents(svd_model, conditioning, progress=progress, **params),)
 
 
 class SVDSuite_Decode:
@@ -282,11 +166,10 @@ class SVDSuite_ImageToVideo:
             "required": {"svd_model": MODEL_INPUT, **CONDITIONING_INPUTS, **SAMPLER_INPUTS, **DECODE_INPUTS}
         }
 
-    def generate(self, svd_model, image, **params):
-        total = total_progress_steps(
-            svd_model, params["steps"], params["num_frames"], params["decode_chunk_size"]
-        )
-        return image_to_video(svd_model, image, progress=comfy.Progress(total), **params)
+    def generate(self, svd_model, image, **inputs):
+        params = SVDParams.of(inputs)
+        progress = comfy.Progress(total_progress_steps(svd_model, params))
+        return image_to_video(svd_model, image, params, progress=progress)
 
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import comfy
 from .memory import encode_working_bytes, sampling_working_bytes
+from .params import SAMPLER_PARAMS, SVDParams
 from .placement import in_use
 from .preview import latent_preview
 from .types import SVDConditioning, SVDModel
-from .validation import check_int, check_number, check_seed
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -73,10 +73,9 @@ def check_sampling_params(
     seed: int, steps: int, min_guidance_scale: float, max_guidance_scale: float
 ) -> None:
     """Validate the sampler's widgets (also used by image_to_video before any heavy work)."""
-    check_seed(seed)
-    check_int("steps", steps, 1, 200)
-    check_number("min_guidance_scale", min_guidance_scale, 0.0, 20.0)
-    check_number("max_guidance_scale", max_guidance_scale, 0.0, 20.0)
+    SVDParams(
+        seed=seed, steps=steps, min_guidance_scale=min_guidance_scale, max_guidance_scale=max_guidance_scale
+    ).check(SAMPLER_PARAMS)
 
 
 def sample_latents(

@@ -41,7 +41,3 @@ def check_size(name: str, value: Any) -> int:
             f"{name}: {value!r} is not allowed; use a multiple of 64 from 64 to 2048 (e.g. 1024x576, 512x512)"
         )
     return value
-
-
-def check_seed(value: Any) -> int:
-    return check_int("seed", value, 0, MAX_SEED)

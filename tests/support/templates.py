@@ -10,6 +10,10 @@ from dev.pack import REPO_ROOT
 
 UI_DIR = REPO_ROOT / "workflows"
 API_DIR = UI_DIR / "api"
+# The auto engine's UI template as shipped before the node gained its optional `resize` and
+# `decode_chunk_size` (issue 19): what users have saved, which must load and run as before.
+AUTO_UI_BEFORE_NEW_INPUTS = REPO_ROOT / "tests" / "data" / "auto_engine_ui_before_issue19.json"
+AUTO_NEW_INPUT_DEFAULTS = {"resize": "crop", "decode_chunk_size": 8}
 
 
 def ui_templates() -> dict[str, Path]:
