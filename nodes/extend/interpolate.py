@@ -1,16 +1,20 @@
 """Frame interpolation by dense optical flow: k-1 new frames between every pair of frames.
 
 How the in-betweens between frames A and B are made:
+0. Motion is found on scaled-down copies when the frames are large (flow.working_sizes):
+   at most 256 px on the longest side, the candidate search on at most 160..256 px.
 1. DIS optical flow both ways (A->B, B->A) on 8-bit grey copies. A pair the flow cannot
    explain at all (a scene cut, a flash) gets a plain cross-fade instead.
 2. The motion is refined both ways by a candidate search that holds up on textured scenes
    (flow.py: exhaustive block search, propagation, sub-pixel fit, edge and occlusion handling);
    DIS alone hugged the nearer frame when a small object moved over texture.
 3. Each frame at time t is made by forward-splatting that motion and blending both neighbours
-   where they see the spot (splat.py).
+   where they see the spot (splat.py); the motion and visibility are scaled up and the
+   full-size frames warped, so no detail is lost to the smaller working copies.
 
 Memory: the output is allocated once and filled pair by pair; only the current pair's frames,
-grey copies and flow fields exist at any time, so long clips stream.
+their working copies and flow fields exist at any time, so long clips stream. The interrupt
+flag is checked per pair (a pair takes well under a second at 1024x576 on a CPU).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..comfy import Progress, throw_if_interrupted
-from .flow import PreparedFrame, dis_flow, pixel_grid, refined_flows
+from .flow import PreparedFrame, dis_flow, pixel_grid, refined_flows, working_sizes
 from .preview import frame_preview
 from .splat import consistency, frame_at
 
@@ -62,26 +66,57 @@ def interpolate_frames(images, fps: float, multiplier: int = 2, progress: Any = 
     validate_interpolation(images, fps, multiplier)
     frames, height, width = int(images.shape[0]), int(images.shape[1]), int(images.shape[2])
     out = torch.empty((interpolated_frame_count(frames, multiplier), height, width, 3), dtype=torch.float32)
-    out[0] = images[0, ..., :3].to(device="cpu", dtype=torch.float32)
+    # Filled through a NumPy view: the frames are NumPy already, and small torch element-wise
+    # copies on a busy CPU cost more than the copies themselves (its thread pool contends with
+    # OpenCV's).
+    out_array = out.numpy()
     if progress is None:
         progress = Progress(max(frames - 1, 1))
-    previous = PreparedFrame.from_tensor(images[0])
+    previous = _Pair(images[0])
+    out_array[0] = previous.rgb
     for pair in range(frames - 1):
         throw_if_interrupted()
-        current = PreparedFrame.from_tensor(images[pair + 1])
+        current = _Pair(images[pair + 1])
         base = pair * multiplier
         for step, frame in enumerate(_in_betweens(previous, current, multiplier), start=1):
-            out[base + step] = torch.from_numpy(frame)
-        out[base + multiplier] = images[pair + 1, ..., :3].to(device="cpu", dtype=torch.float32)
+            out_array[base + step] = frame
+        out_array[base + multiplier] = current.rgb
         previous = current
         progress.update(pair + 1, preview=frame_preview(out[base + multiplier // 2]))
     return out, float(fps) * multiplier
 
 
-def _in_betweens(a: PreparedFrame, b: PreparedFrame, multiplier: int):
-    """Yield the multiplier - 1 frames strictly between a and b (float32 [H, W, 3])."""
+class _Pair:
+    """One frame at the three sizes the in-betweens use (the same object where sizes agree):
+    `search` for the candidate search, `motion` for the sub-pixel polish, splatting and
+    visibility, `rgb` (float32, its own size) for the warps that make the output."""
+
+    __slots__ = ("search", "motion", "rgb")
+
+    def __init__(self, frame):
+        import numpy as np
+
+        self.rgb = np.ascontiguousarray(frame[..., :3].detach().to("cpu").float().numpy(), dtype=np.float32)
+        height, width = self.rgb.shape[:2]
+        motion_size, search_size = working_sizes(height, width)
+        self.motion = PreparedFrame(_resized(self.rgb, motion_size))
+        self.search = self.motion if search_size == motion_size else self.motion.resized(*search_size)
+
+
+def _resized(rgb, size):
+    import cv2
+
+    if size == (rgb.shape[1], rgb.shape[0]):
+        return rgb
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def _in_betweens(first: _Pair, second: _Pair, multiplier: int):
+    """Yield the multiplier - 1 frames strictly between two frames (float32 [H, W, 3])."""
+    import cv2
     import numpy as np
 
+    a, b = first.search, second.search
     dis_ab, dis_ba = dis_flow(a.grey, b.grey), dis_flow(b.grey, a.grey)
     grid = pixel_grid(*a.grey.shape)
     # Scene cut test on DIS's smooth fields (the thresholds were measured on them): the refined
@@ -92,10 +127,22 @@ def _in_betweens(a: PreparedFrame, b: PreparedFrame, multiplier: int):
         # No motion links the frames: warping would invent some, a dissolve does not.
         for step in range(1, multiplier):
             t = step / multiplier
-            yield ((1 - t) * a.rgb + t * b.rgb).astype(np.float32)
+            yield ((1 - t) * first.rgb + t * second.rgb).astype(np.float32)
         return
     flow_ab, flow_ba = refined_flows(a, b, dis_ab, dis_ba)
+    a, b = first.motion, second.motion
+    if a is not first.search:
+        # Motion found on the small search frames is scaled up and polished on the larger ones:
+        # whole-pixel matches there are sub-pixel here.
+        height, width = a.grey.shape
+        grid = pixel_grid(height, width)
+        factor = np.float32([width / dis_ab.shape[1], height / dis_ab.shape[0]])
+        flow_ab, flow_ba = (
+            cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) * factor
+            for flow in (flow_ab, flow_ba)
+        )
     trust_a, _ = consistency(a.grey_float, b.grey_float, flow_ab, grid)
     trust_b, _ = consistency(b.grey_float, a.grey_float, flow_ba, grid)
+    full = None if first.rgb.shape[:2] == a.grey.shape else (first.rgb, second.rgb)
     for step in range(1, multiplier):
-        yield frame_at(a, b, flow_ab, flow_ba, trust_a, trust_b, step / multiplier, grid)
+        yield frame_at(a, b, flow_ab, flow_ba, trust_a, trust_b, step / multiplier, grid, full)
