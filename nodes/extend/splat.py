@@ -63,7 +63,11 @@ def frame_at(a, b, flow_ab, flow_ba, trust_a, trust_b, t: float, grid, full=None
         grid = pixel_grid(height, width)
     from_a = warp(rgb_a, -t * motion, grid)
     from_b = warp(rgb_b, (1 - t) * motion, grid)
-    return np.clip(weight_a[..., None] * from_a + weight_b[..., None] * from_b, 0.0, 1.0).astype(np.float32)
+    # OpenCV rather than NumPy broadcasting: at full size these few ops were a fifth of a pair.
+    blended = cv2.add(
+        cv2.multiply(from_a, cv2.merge([weight_a] * 3)), cv2.multiply(from_b, cv2.merge([weight_b] * 3))
+    )
+    return np.clip(blended, 0.0, 1.0, out=blended)
 
 
 def _motion_at(a, flow_ab, flow_ba, trust_a, trust_b, t: float, grid):
