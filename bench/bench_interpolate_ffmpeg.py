@@ -130,7 +130,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=5, help="clip frames per scene")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (ours only)")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="where the input frames live (cpu or cuda); the optical-flow method itself runs on the CPU",
+    )
     parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in SIZES))
     parser.add_argument("--scenes", default=SCENES, help="pan:object px/frame at 512x288, comma-separated")
     args = parser.parse_args()
