@@ -53,6 +53,10 @@ SEARCH_RADIUS = 16
 # that is splatted: larger frames are scaled down to them.
 SEARCH_SIDE = 160
 MOTION_SIDE = 256
+# Shortest side motion is estimated at; frames smaller than DIS_MIN_SIDE have no motion estimate
+# (OpenCV's DIS rejects or crashes on images with a side under 12-16 px).
+MIN_SIDE = 32
+DIS_MIN_SIDE = 16
 _WINDOW = 5
 # Matching cost noise of 8-bit frames, per pixel of the window: smaller gains are ties.
 _NOISE_PER_PIXEL = 1e-6
@@ -122,10 +126,11 @@ def warp(image, flow, grid):
 
 def working_sizes(height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """((width, height) for motion, (width, height) for the candidate search), see module doc:
-    the frame's own size when it fits, else scaled down to that longest side."""
+    the frame's own size when it fits, else scaled down to that longest side, but never with the
+    shorter side under MIN_SIDE (a 40x2000 strip would otherwise shrink to 5 px, too thin for DIS)."""
 
     def fitted(side: int) -> tuple[int, int]:
-        scale = min(1.0, side / max(height, width))
+        scale = min(1.0, max(side / max(height, width), MIN_SIDE / min(height, width)))
         return max(1, round(width * scale)), max(1, round(height * scale))
 
     search_side = min(MOTION_SIDE, max(SEARCH_SIDE, max(height, width) // 4))

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..comfy import Progress, throw_if_interrupted
-from .flow import PreparedFrame, dis_flow, pixel_grid, refined_flows, working_sizes
+from .flow import DIS_MIN_SIDE, PreparedFrame, dis_flow, pixel_grid, refined_flows, working_sizes
 from .preview import frame_preview
 from .splat import consistency, frame_at
 
@@ -111,12 +111,23 @@ def _resized(rgb, size):
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
+def _cross_fade(first: _Pair, second: _Pair, multiplier: int):
+    import numpy as np
+
+    for step in range(1, multiplier):
+        t = step / multiplier
+        yield ((1 - t) * first.rgb + t * second.rgb).astype(np.float32)
+
+
 def _in_betweens(first: _Pair, second: _Pair, multiplier: int):
     """Yield the multiplier - 1 frames strictly between two frames (float32 [H, W, 3])."""
     import cv2
     import numpy as np
 
     a, b = first.search, second.search
+    if min(a.grey.shape) < DIS_MIN_SIDE:
+        yield from _cross_fade(first, second, multiplier)  # too small to estimate motion
+        return
     dis_ab, dis_ba = dis_flow(a.grey, b.grey), dis_flow(b.grey, a.grey)
     grid = pixel_grid(*a.grey.shape)
     # Scene cut test on DIS's smooth fields (the thresholds were measured on them): the refined
@@ -125,9 +136,7 @@ def _in_betweens(first: _Pair, second: _Pair, multiplier: int):
     _, unexplained_b = consistency(b.grey_float, a.grey_float, dis_ba, grid)
     if min(unexplained_a, unexplained_b) > _SCENE_CUT_UNEXPLAINED:
         # No motion links the frames: warping would invent some, a dissolve does not.
-        for step in range(1, multiplier):
-            t = step / multiplier
-            yield ((1 - t) * first.rgb + t * second.rgb).astype(np.float32)
+        yield from _cross_fade(first, second, multiplier)
         return
     flow_ab, flow_ba = refined_flows(a, b, dis_ab, dis_ba)
     a, b = first.motion, second.motion
