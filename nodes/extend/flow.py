@@ -37,7 +37,7 @@ kept within SEARCH_SIDE..MOTION_SIDE (160..256 px: smaller loses small objects, 
 no quality on the bench's scenes); splatting and visibility run at MOTION_SIDE; the output
 frame is composed from the full-size frames (splat.py). Frames up to 160 px are matched at
 their own size. Measured (bench/bench_interpolate_ffmpeg.py): at 512x288 and 1024x576 this
-is 42-50 dB against 35-42 dB for FFmpeg's minterpolate, at 0.5-1.4x its time.
+is 43-51 dB against 35-42 dB for FFmpeg's minterpolate, at 0.5-1.3x its time (docs/extend.md).
 """
 
 from __future__ import annotations
