@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..comfy import Progress, throw_if_interrupted
+from ..comfy import Progress, throw_if_interrupted, torch_device
 from .flow import DIS_MIN_SIDE, PreparedFrame, dis_flow, pixel_grid, refined_flows, working_sizes
 from .preview import frame_preview
 from .splat import consistency, frame_at
@@ -55,15 +55,22 @@ def interpolated_frame_count(frames: int, multiplier: int) -> int:
     return (frames - 1) * multiplier + 1 if frames > 0 else 0
 
 
-def interpolate_frames(images, fps: float, multiplier: int = 2, progress: Any = None):
+def interpolate_frames(
+    images, fps: float, multiplier: int = 2, progress: Any = None, device: Any = None, in_torch: bool | None = None
+):
     """Return (frames [(n-1)*k+1, H, W, 3] float32 0..1, fps * k).
 
     Original frames are copied unchanged to positions 0, k, 2k, ...; `progress` (optional, with
     `.update(value)`) advances once per pair, and the interrupt flag is checked per pair.
+    `device` (default: ComfyUI's, nodes/comfy.py) is where trust, splatting and compositing run:
+    on a CUDA device in torch (splat_torch.py), elsewhere with OpenCV/NumPy (measured faster on
+    a CPU); `in_torch` overrides that choice (tests and bench/ run the torch path on a CPU).
     """
     import torch
 
     validate_interpolation(images, fps, multiplier)
+    device = torch.device(device) if device is not None else torch_device()
+    compose_on = device if (device.type == "cuda" if in_torch is None else in_torch) else None
     frames, height, width = int(images.shape[0]), int(images.shape[1]), int(images.shape[2])
     out = torch.empty((interpolated_frame_count(frames, multiplier), height, width, 3), dtype=torch.float32)
     # Filled through a NumPy view: the frames are NumPy already, and small torch element-wise
@@ -78,7 +85,7 @@ def interpolate_frames(images, fps: float, multiplier: int = 2, progress: Any = 
         throw_if_interrupted()
         current = _Pair(images[pair + 1])
         base = pair * multiplier
-        for step, frame in enumerate(_in_betweens(previous, current, multiplier), start=1):
+        for step, frame in enumerate(_in_betweens(previous, current, multiplier, compose_on), start=1):
             out_array[base + step] = frame
         out_array[base + multiplier] = current.rgb
         previous = current
@@ -91,7 +98,7 @@ class _Pair:
     `search` for the candidate search, `motion` for the sub-pixel polish, splatting and
     visibility, `rgb` (float32, its own size) for the warps that make the output."""
 
-    __slots__ = ("search", "motion", "rgb")
+    __slots__ = ("search", "motion", "rgb", "_on_device")
 
     def __init__(self, frame):
         import numpy as np
@@ -101,6 +108,17 @@ class _Pair:
         motion_size, search_size = working_sizes(height, width)
         self.motion = PreparedFrame(_resized(self.rgb, motion_size))
         self.search = self.motion if search_size == motion_size else self.motion.resized(*search_size)
+        self._on_device = None
+
+    def on(self, device):
+        """(full-size RGB, motion-size grey) as tensors on `device`; moved once, used by two pairs."""
+        import torch
+
+        if self._on_device is None:
+            self._on_device = tuple(
+                torch.from_numpy(array).to(device) for array in (self.rgb, self.motion.grey_float)
+            )
+        return self._on_device
 
 
 def _resized(rgb, size):
@@ -119,8 +137,9 @@ def _cross_fade(first: _Pair, second: _Pair, multiplier: int):
         yield ((1 - t) * first.rgb + t * second.rgb).astype(np.float32)
 
 
-def _in_betweens(first: _Pair, second: _Pair, multiplier: int):
-    """Yield the multiplier - 1 frames strictly between two frames (float32 [H, W, 3])."""
+def _in_betweens(first: _Pair, second: _Pair, multiplier: int, compose_on=None):
+    """Yield the multiplier - 1 frames strictly between two frames (float32 [H, W, 3]); trust,
+    splatting and compositing in torch on `compose_on` when given (one batch for the pair)."""
     import cv2
     import numpy as np
 
@@ -139,6 +158,9 @@ def _in_betweens(first: _Pair, second: _Pair, multiplier: int):
         yield from _cross_fade(first, second, multiplier)
         return
     flow_ab, flow_ba = refined_flows(a, b, dis_ab, dis_ba)
+    if compose_on is not None:
+        yield from _in_betweens_in_torch(first, second, flow_ab, flow_ba, multiplier, compose_on)
+        return
     a, b = first.motion, second.motion
     if a is not first.search:
         # Motion found on the small search frames is scaled up and polished on the larger ones:
@@ -155,3 +177,26 @@ def _in_betweens(first: _Pair, second: _Pair, multiplier: int):
     full = None if first.rgb.shape[:2] == a.grey.shape else (first.rgb, second.rgb)
     for step in range(1, multiplier):
         yield frame_at(a, b, flow_ab, flow_ba, trust_a, trust_b, step / multiplier, grid, full)
+
+
+def _in_betweens_in_torch(first: _Pair, second: _Pair, flow_ab, flow_ba, multiplier: int, device):
+    """The rest of _in_betweens in torch (splat_torch.py): the fields found at the search size
+    are moved to `device`, scaled to the motion size, and all in-betweens made in one batch."""
+    import torch
+
+    from . import splat_torch
+
+    (rgb_a, grey_a), (rgb_b, grey_b) = first.on(device), second.on(device)
+    height, width = grey_a.shape
+    flows = []
+    for flow in (flow_ab, flow_ba):
+        field = torch.from_numpy(flow).to(device).permute(2, 0, 1)
+        if tuple(field.shape[1:]) != (height, width):
+            scale = torch.tensor([width / field.shape[2], height / field.shape[1]], device=device)
+            field = splat_torch.resized(field, height, width) * scale.view(2, 1, 1)
+        flows.append(field.permute(1, 2, 0))
+    trust_a, _ = splat_torch.consistency(grey_a, grey_b, flows[0])
+    trust_b, _ = splat_torch.consistency(grey_b, grey_a, flows[1])
+    times = [step / multiplier for step in range(1, multiplier)]
+    frames = splat_torch.frames_at(grey_a, flows[0], flows[1], trust_a, trust_b, times, (rgb_a, rgb_b))
+    yield from frames.cpu().numpy()
