@@ -13,7 +13,13 @@ other work on a shared machine hurts all of them alike):
 
 Printed per scene and size: PSNR of the in-betweens against the truth and the time per new
 frame, as a ratio to minterpolate's. Targets (docs/extend.md): ratio <= 1.5 and PSNR >=
-minterpolate's on every scene at 512x288 and 1024x576.
+minterpolate's on every scene at 512x288 and 1024x576. "ours" there is always the CPU path
+(OpenCV/NumPy), as a CPU-only ComfyUI runs it.
+
+--device cuda adds a GPU table: the method with its compositing in torch on the GPU (as under a
+CUDA ComfyUI), ms per new frame against the 15 ms target at 1024x576; printed only when CUDA is
+present. --device torch-cpu adds the same table for the torch path on the CPU, for information
+(slower than OpenCV on a CPU, which is why the node does not use it there).
 
 Run: V=$(bash scripts/env.sh); $V/bin/python bench/bench_interpolate_ffmpeg.py [--device cuda]
 """
@@ -133,7 +139,8 @@ def main() -> None:
     parser.add_argument(
         "--device",
         default="cpu",
-        help="where the input frames live (cpu or cuda); the optical-flow method itself runs on the CPU",
+        choices=("cpu", "cuda", "torch-cpu"),
+        help="cpu: the CPU table only; cuda: also the torch path on the GPU; torch-cpu: also the torch path on the CPU",
     )
     parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in SIZES))
     parser.add_argument("--scenes", default=SCENES, help="pan:object px/frame at 512x288, comma-separated")
@@ -146,14 +153,21 @@ def main() -> None:
     load_pack()
     from svd_suite.nodes.extend import interpolate
 
-    device = torch.device(args.device)
-    print(f"device {device}; torch threads {torch.get_num_threads()}; clip {args.frames} frames, x2")
+    extra = None if args.device == "cpu" else ("cuda" if args.device == "cuda" else "cpu")
+    if extra == "cuda" and not torch.cuda.is_available():
+        print("--device cuda: CUDA is not available here; no GPU table (GPU: not measured)")
+        extra = None
+    gpu_name = torch.cuda.get_device_name() if extra == "cuda" else None
+    print(
+        f"torch threads {torch.get_num_threads()}; clip {args.frames} frames, x2; extra path: {gpu_name or extra}"
+    )
     print(
         "| size | scene (pan, object px/frame) | PSNR ours | minterpolate | cross-fade | "
         "ms/new frame ours | minterpolate | ratio ours/minterpolate |"
     )
     print("|---|---|---|---|---|---|---|---|")
     worst = 0.0
+    extra_rows = []
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.split("x"))
         factor = width / 512
@@ -162,11 +176,13 @@ def main() -> None:
             scene_u8 = np.clip(scene * 255 + 0.5, 0, 255).astype(np.uint8)
             clip_u8 = scene_u8[::2]
             truth = scene_u8[1::2].astype(np.float32) / 255
-            clip = torch.from_numpy(clip_u8.astype(np.float32) / 255).to(device)
+            clip = torch.from_numpy(clip_u8.astype(np.float32) / 255)
             new_frames = args.frames - 1
             ours_s = ffmpeg_s = float("inf")
             for _ in range(args.repeats):  # interleaved: both see the same machine load
-                seconds, (ours, _) = best_of(1, lambda c=clip: interpolate.interpolate_frames(c, 8.0, 2))
+                seconds, (ours, _) = best_of(
+                    1, lambda c=clip: interpolate.interpolate_frames(c, 8.0, 2, device="cpu", in_torch=False)
+                )
                 ours_s = min(ours_s, seconds)
                 seconds, theirs = best_of(1, lambda c=clip_u8: minterpolate(c))
                 ffmpeg_s = min(ffmpeg_s, seconds)
@@ -180,7 +196,47 @@ def main() -> None:
                 f"{ours_s / new_frames * 1000:.0f} | {ffmpeg_s / new_frames * 1000:.0f} | {ratio:.2f} |",
                 flush=True,
             )
+            if extra is not None:
+                extra_rows.append(
+                    _torch_row(
+                        interpolate,
+                        clip,
+                        extra,
+                        args.repeats,
+                        truth,
+                        width,
+                        height,
+                        pan * factor,
+                        speed * factor,
+                    )
+                )
     print(f"\nworst time ratio ours/minterpolate: {worst:.2f} (target <= 1.5)")
+    if extra_rows:
+        label = f"GPU ({gpu_name})" if extra == "cuda" else "torch path on the CPU (information only)"
+        print(f"\n{label}: compositing in torch, candidate search on OpenCV")
+        print("| size | scene (pan, object px/frame) | PSNR | ms/new frame | target |")
+        print("|---|---|---|---|---|")
+        for row in extra_rows:
+            print(row)
+
+
+def _torch_row(interpolate, clip, device: str, repeats: int, truth, width, height, pan, speed) -> str:
+    """One row for the torch path on `device` (input frames there too, as a GPU ComfyUI has them)."""
+    import torch
+
+    on_device = clip.to(device)
+
+    def run():
+        out = interpolate.interpolate_frames(on_device, 8.0, 2, device=device, in_torch=True)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return out
+
+    run()  # warm-up: kernels, caches
+    seconds, (frames, _) = best_of(repeats, run)
+    ms = seconds / (clip.shape[0] - 1) * 1000
+    target = "<= 15 ms" if device == "cuda" and (width, height) == (1024, 576) else "-"
+    return f"| {width}x{height} | {pan:g}, {speed:g} | {psnr(frames[1::2].cpu().numpy(), truth):.1f} dB | {ms:.0f} | {target} |"
 
 
 if __name__ == "__main__":

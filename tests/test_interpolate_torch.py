@@ -25,7 +25,9 @@ in_torch = functools.partial(interpolate_frames, in_torch=True)
 
 def _textured_pair(width: int, height: int) -> torch.Tensor:
     frames = [plain.textured_scene(0.0), plain.textured_scene(1.0)]
-    return torch.from_numpy(np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in frames]))
+    return torch.from_numpy(
+        np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in frames])
+    )
 
 
 def _disc_pair(motion) -> torch.Tensor:

@@ -56,7 +56,12 @@ def interpolated_frame_count(frames: int, multiplier: int) -> int:
 
 
 def interpolate_frames(
-    images, fps: float, multiplier: int = 2, progress: Any = None, device: Any = None, in_torch: bool | None = None
+    images,
+    fps: float,
+    multiplier: int = 2,
+    progress: Any = None,
+    device: Any = None,
+    in_torch: bool | None = None,
 ):
     """Return (frames [(n-1)*k+1, H, W, 3] float32 0..1, fps * k).
 

@@ -18,6 +18,7 @@ import functools
 
 from .splat import _CONSISTENCY_SHARPNESS, _VISIBLE_MASS
 
+
 @functools.lru_cache(maxsize=8)
 def _grid(height: int, width: int, device):
     """Pixel coordinates (x [H, W], y [H, W]) on `device`, shared by every pair of a clip."""
@@ -163,9 +164,7 @@ def _fill_holes(flow_sum, priority, mass, fallback):
     sigma = max(2.0, 0.02 * max(mass.shape[-2:]))
     blurred = _gaussian_blur(torch.cat([weight, flow * weight], dim=1), sigma)
     blurred_weight, blurred_flow = blurred[:, :1], blurred[:, 1:]
-    filled = torch.where(
-        blurred_weight > 1e-3, blurred_flow / blurred_weight.clamp(min=1e-3), fallback
-    )
+    filled = torch.where(blurred_weight > 1e-3, blurred_flow / blurred_weight.clamp(min=1e-3), fallback)
     return torch.where(covered, flow, filled)
 
 
@@ -180,7 +179,9 @@ def _gaussian_blur(planes, sigma: float):
     half = size // 2
     height, width = planes.shape[-2:]
     if half >= min(height, width):  # torch's reflect padding needs the border inside the plane
-        blurred = [cv2.GaussianBlur(p, (0, 0), sigma) for p in planes.reshape(-1, height, width).cpu().numpy()]
+        blurred = [
+            cv2.GaussianBlur(p, (0, 0), sigma) for p in planes.reshape(-1, height, width).cpu().numpy()
+        ]
         return torch.from_numpy(np.stack(blurred)).to(planes.device).view_as(planes)
     kernel = torch.from_numpy(cv2.getGaussianKernel(size, sigma, cv2.CV_32F).ravel()).to(planes.device)
     flat = planes.reshape(-1, 1, height, width)
