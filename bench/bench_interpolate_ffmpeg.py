@@ -16,8 +16,8 @@ frame, as a ratio to minterpolate's. Targets (docs/extend.md): ratio <= 1.5 and 
 minterpolate's on every scene at 512x288 and 1024x576. "ours" there is always the CPU path
 (OpenCV/NumPy), as a CPU-only ComfyUI runs it.
 
---device cuda adds a GPU table: the method with its compositing in torch on the GPU (as under a
-CUDA ComfyUI), ms per new frame against the 15 ms target at 1024x576; printed only when CUDA is
+--device cuda adds a GPU table: the method with its search, splatting and compositing in torch
+on the GPU (as under a CUDA ComfyUI; DIS and the occlusion fill stay on OpenCV), ms per new frame against the 15 ms target at 1024x576; printed only when CUDA is
 present. --device torch-cpu adds the same table for the torch path on the CPU, for information
 (slower than OpenCV on a CPU, which is why the node does not use it there).
 
@@ -213,7 +213,9 @@ def main() -> None:
     print(f"\nworst time ratio ours/minterpolate: {worst:.2f} (target <= 1.5)")
     if extra_rows:
         label = f"GPU ({gpu_name})" if extra == "cuda" else "torch path on the CPU (information only)"
-        print(f"\n{label}: compositing in torch, candidate search on OpenCV")
+        print(
+            f"\n{label}: candidate search, splatting, compositing in torch; DIS and occlusion fill on OpenCV (CPU)"
+        )
         print("| size | scene (pan, object px/frame) | PSNR | ms/new frame | target |")
         print("|---|---|---|---|---|")
         for row in extra_rows:

@@ -1,7 +1,10 @@
-"""The torch compositing path (splat_torch.py, used on CUDA devices) run on the CPU: the same
+"""The torch path (flow_torch.py + splat_torch.py, used on CUDA devices) run on the CPU: the same
 frames as the OpenCV/NumPy path within float noise, the accuracy tests hold, Cancel still works.
 
-Measured on these scenes: max |torch - OpenCV| 1.5e-5 (0 on the plain square), mean ~1e-8.
+Measured on these scenes (printed with -s): compositing alone in torch differed by at most 1.5e-5;
+with the candidate search in torch too, most pixels still do, but where two candidate motions
+cost the same up to rounding the other one can win: max 6e-4 here (2.6e-3 on the bench's
+512x288 scene), mean under 1e-7. The tolerance is max 5e-3 and mean 1e-6.
 """
 
 from __future__ import annotations
@@ -21,6 +24,16 @@ from svd_suite.nodes.comfy import SVDSuiteInterrupted, request_interrupt  # noqa
 from svd_suite.nodes.extend.interpolate import interpolate_frames  # noqa: E402
 
 in_torch = functools.partial(interpolate_frames, in_torch=True)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    # On the shared 2-core machine torch's thread pool contends with OpenCV's and other work:
+    # measured 0.6 s per pair with one thread, 3.7 s with the default.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _textured_pair(width: int, height: int) -> torch.Tensor:
@@ -53,8 +66,16 @@ def test_torch_path_makes_the_same_frames_as_opencv(name, multiplier):
     reference, fps = interpolate_frames(clip, 7.0, multiplier, in_torch=False)
     ours, torch_fps = in_torch(clip, 7.0, multiplier)
     assert ours.dtype == torch.float32 and ours.shape == reference.shape and torch_fps == fps
-    difference = float((ours - reference).abs().max())
-    assert difference <= 1e-4, f"{name}: torch path differs by up to {difference:.2e}"
+    difference = (ours - reference).abs()
+    print(f"{name} x{multiplier}: max {float(difference.max()):.2e} mean {float(difference.mean()):.2e}")
+    # Float noise (<= 1.5e-5) except where two candidate motions match equally well and
+    # summation order picks the other one: a few pixels off by up to ~1e-3 (see the module doc).
+    assert float(difference.max()) <= 5e-3, (
+        f"{name}: torch path differs by up to {float(difference.max()):.2e}"
+    )
+    assert float(difference.mean()) <= 1e-6, (
+        f"{name}: torch path differs by {float(difference.mean()):.2e} on average"
+    )
     # The originals are copied, not recomposed.
     assert torch.equal(ours[::multiplier], clip[..., :3])
 

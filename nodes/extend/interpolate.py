@@ -12,6 +12,10 @@ How the in-betweens between frames A and B are made:
    where they see the spot (splat.py); the motion and visibility are scaled up and the
    full-size frames warped, so no detail is lost to the smaller working copies.
 
+On a CUDA device (ComfyUI's, nodes/comfy.py) steps 2-3 run in torch there, both directions and
+all in-betweens of a pair batched (flow_torch.py, splat_torch.py); DIS, the scene-cut test and
+the occlusion fill stay on OpenCV. On a CPU the OpenCV/NumPy path runs: measured faster there.
+
 Memory: the output is allocated once and filled pair by pair; only the current pair's frames,
 their working copies and flow fields exist at any time, so long clips stream. The interrupt
 flag is checked per pair (a pair takes well under a second at 1024x576 on a CPU).
@@ -67,9 +71,10 @@ def interpolate_frames(
 
     Original frames are copied unchanged to positions 0, k, 2k, ...; `progress` (optional, with
     `.update(value)`) advances once per pair, and the interrupt flag is checked per pair.
-    `device` (default: ComfyUI's, nodes/comfy.py) is where trust, splatting and compositing run:
-    on a CUDA device in torch (splat_torch.py), elsewhere with OpenCV/NumPy (measured faster on
-    a CPU); `in_torch` overrides that choice (tests and bench/ run the torch path on a CPU).
+    `device` (default: ComfyUI's, nodes/comfy.py): on a CUDA device the candidate search,
+    splatting and compositing run in torch there (flow_torch.py, splat_torch.py; DIS and the
+    occlusion fill stay on OpenCV), elsewhere with OpenCV/NumPy (measured faster on a CPU);
+    `in_torch` overrides that choice (tests and bench/ run the torch path on a CPU).
     """
     import torch
 
@@ -143,8 +148,8 @@ def _cross_fade(first: _Pair, second: _Pair, multiplier: int):
 
 
 def _in_betweens(first: _Pair, second: _Pair, multiplier: int, compose_on=None):
-    """Yield the multiplier - 1 frames strictly between two frames (float32 [H, W, 3]); trust,
-    splatting and compositing in torch on `compose_on` when given (one batch for the pair)."""
+    """Yield the multiplier - 1 frames strictly between two frames (float32 [H, W, 3]); the
+    search, splatting and compositing in torch on `compose_on` when given (batched per pair)."""
     import cv2
     import numpy as np
 
@@ -162,10 +167,13 @@ def _in_betweens(first: _Pair, second: _Pair, multiplier: int, compose_on=None):
         # No motion links the frames: warping would invent some, a dissolve does not.
         yield from _cross_fade(first, second, multiplier)
         return
-    flow_ab, flow_ba = refined_flows(a, b, dis_ab, dis_ba)
     if compose_on is not None:
+        from . import flow_torch
+
+        flow_ab, flow_ba = flow_torch.refined_flows(a, b, dis_ab, dis_ba, compose_on)
         yield from _in_betweens_in_torch(first, second, flow_ab, flow_ba, multiplier, compose_on)
         return
+    flow_ab, flow_ba = refined_flows(a, b, dis_ab, dis_ba)
     a, b = first.motion, second.motion
     if a is not first.search:
         # Motion found on the small search frames is scaled up and polished on the larger ones:

@@ -3,8 +3,8 @@
 Why a second implementation: at 1024x576 most of a pair's time on a CPU is the full-size warp and
 blend, which a GPU does in well under a millisecond; but on a (shared, 2-core) CPU OpenCV/NumPy
 measured faster than torch, so interpolate.py uses this module only on a CUDA device (or when a
-test or bench asks for it). The candidate search (flow.py) stays on OpenCV: its fields are small
-(at most 256 px) and are moved to the device once per pair.
+test or bench asks for it). The candidate search runs in torch too (flow_torch.py); DIS and the
+occlusion fill stay on OpenCV, on fields of at most 256 px moved to the device once per pair.
 
 The same frames as splat.py within float noise: cv2.remap (OpenCV 5, float maps) samples
 exactly bilinearly with edge pixels repeated, as `warp` does; cv2.resize (INTER_LINEAR) is
@@ -14,45 +14,17 @@ are rebuilt. All in-betweens of one pair are made in one batch (times on the fir
 
 from __future__ import annotations
 
-import functools
-
 from .splat import _CONSISTENCY_SHARPNESS, _VISIBLE_MASS
-
-
-@functools.lru_cache(maxsize=8)
-def _grid(height: int, width: int, device):
-    """Pixel coordinates (x [H, W], y [H, W]) on `device`, shared by every pair of a clip."""
-    import torch
-
-    ys, xs = torch.meshgrid(
-        torch.arange(height, dtype=torch.float32, device=device),
-        torch.arange(width, dtype=torch.float32, device=device),
-        indexing="ij",
-    )
-    return xs, ys
 
 
 def warp(image, flow_x, flow_y):
     """image [H, W, C] sampled at p + flow(p) for flows [..., H, W]: [..., H, W, C] (as cv2.remap:
     bilinear, edge pixels repeated)."""
-    import torch
+    from .flow_torch import grid, sample
 
-    height, width = image.shape[:2]
-    xs, ys = _grid(height, width, image.device)
-    x, y = xs + flow_x, ys + flow_y
-    x0, y0 = torch.floor(x), torch.floor(y)
-    fx, fy = (x - x0).unsqueeze(-1), (y - y0).unsqueeze(-1)
-    x0, y0 = x0.long(), y0.long()
-    left, right = x0.clamp(0, width - 1), (x0 + 1).clamp(0, width - 1)
-    top, bottom = (y0.clamp(0, height - 1) * width), ((y0 + 1).clamp(0, height - 1) * width)
-    flat = image.reshape(height * width, -1)
-
-    def tap(row, column):
-        return flat[row + column]
-
-    upper = tap(top, left) * (1 - fx) + tap(top, right) * fx
-    lower = tap(bottom, left) * (1 - fx) + tap(bottom, right) * fx
-    return upper * (1 - fy) + lower * fy
+    xs, ys = grid(*image.shape[:2], image.device)
+    moved = sample(image.unsqueeze(0), xs + flow_x, ys + flow_y)
+    return moved if flow_x.dim() > 2 else moved.squeeze(0)
 
 
 def consistency(source, target, flow):
@@ -103,7 +75,9 @@ def _motion_at(shape, flow_ab, flow_ba, trust_a, trust_b, t):
     import torch
 
     height, width = shape
-    xs, ys = _grid(height, width, flow_ab.device)
+    from .flow_torch import grid
+
+    xs, ys = grid(height, width, flow_ab.device)
     ab_x, ab_y, ba_x, ba_y = flow_ab[..., 0], flow_ab[..., 1], flow_ba[..., 0], flow_ba[..., 1]
     sum_a, priority_a, mass_a = _splat(
         torch.stack([ab_x, ab_y]), trust_a, xs + t * ab_x, ys + t * ab_y, height, width
