@@ -187,18 +187,36 @@ class _Matcher:
             self.cost.reshape(-1)[winners] = cost.reshape(-1)[winners]
 
     def offer_neighbours(self, steps, diagonals: bool) -> None:
-        base = self.flow.copy()
+        base = self.snapshot()
         for step in steps:
             offsets = [(step, 0), (-step, 0), (0, step), (0, -step)]
             if diagonals:
                 offsets += [(step, step), (-step, -step), (step, -step), (-step, step)]
             for dx, dy in offsets:
-                self.offer(shifted(base, dx, dy))
+                self.offer(self.shifted(base, dx, dy))
 
     def offer_unit_steps(self) -> None:
-        base = self.flow.copy()
+        base = self.snapshot()
         for delta in ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)):
-            self.offer(base + np.float32(delta))
+            self.offer(self.plus(base, delta))
+
+    def offer_around(self, field) -> None:
+        """field and its 8 whole-pixel neighbours (the half-size search lands on even shifts)."""
+        for dx in (-1.0, 0.0, 1.0):
+            for dy in (-1.0, 0.0, 1.0):
+                self.offer(self.plus(field, (dx, dy)))
+
+    # Array primitives: flow_torch.py's matcher overrides these (and the cost and offer steps).
+    def snapshot(self):
+        return self.flow.copy()
+
+    @staticmethod
+    def shifted(field, dx: int, dy: int):
+        return shifted(field, dx, dy)
+
+    @staticmethod
+    def plus(field, delta):
+        return field + np.float32(delta)
 
     def subpixel(self, step: float) -> None:
         """One parabola fit per axis through the costs at -step, 0, +step."""
@@ -218,6 +236,20 @@ class _Matcher:
         self.offer(candidate)
 
 
+def search_candidates(matcher, dis, zero, searched) -> None:
+    """Steps 1-3 of the module doc on a matcher (this module's or flow_torch.py's): DIS, zero
+    motion and the block search's shifts, two propagation rounds, the sub-pixel fits."""
+    matcher.start(dis)
+    matcher.offer(zero)
+    matcher.offer_around(searched)
+    for _ in range(2):
+        matcher.offer_unit_steps()
+        matcher.offer_neighbours(_PROPAGATION_STEPS, diagonals=False)
+    matcher.offer_unit_steps()
+    for step in (1.0, 0.5):
+        matcher.subpixel(step)
+
+
 def shifted(field, dx: int, dy: int):
     """field moved by (dx, dy) pixels, edges repeated: each pixel sees its neighbour's value."""
     import cv2
@@ -232,19 +264,7 @@ def _one_direction(source: PreparedFrame, target: PreparedFrame, dis, grid):
     import cv2
 
     matcher = _Matcher(source.grey_float, target.grey_float, grid, _WINDOW)
-    matcher.start(dis)
-    matcher.offer(np.zeros_like(dis))
-    # The half-size search lands on even shifts: its odd neighbours are tried at full size.
-    searched = _block_search(source.grey_float, target.grey_float)
-    for dx in (-1.0, 0.0, 1.0):
-        for dy in (-1.0, 0.0, 1.0):
-            matcher.offer(searched + np.float32([dx, dy]))
-    for _ in range(2):
-        matcher.offer_unit_steps()
-        matcher.offer_neighbours(_PROPAGATION_STEPS, diagonals=False)
-    matcher.offer_unit_steps()
-    for step in (1.0, 0.5):
-        matcher.subpixel(step)
+    search_candidates(matcher, dis, np.zeros_like(dis), _block_search(source.grey_float, target.grey_float))
     flow = np.dstack([cv2.medianBlur(np.ascontiguousarray(matcher.flow[..., c]), 5) for c in range(2)])
     edges = _Matcher(source.rgb, target.rgb, grid, 1)
     edges.start(flow)

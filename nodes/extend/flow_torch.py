@@ -19,12 +19,15 @@ from .flow import (
     _EDGE_DIAGONALS,
     _EDGE_STEPS,
     _NOISE_PER_PIXEL,
-    _PROPAGATION_STEPS,
     _WINDOW,
     SEARCH_RADIUS,
     PreparedFrame,
     _fill_hidden,
     pixel_grid,
+    search_candidates,
+)
+from .flow import (
+    _Matcher as _OpenCVMatcher,
 )
 
 
@@ -91,8 +94,9 @@ def _box_sum(planes, window: int):
     return (F.avg_pool2d(rows, (window, 1), stride=1) * window).squeeze(1)
 
 
-class _Matcher:
-    """flow._Matcher for a batch: the best flow [B, H, W, 2] so far and its cost [B, H, W]."""
+class _Matcher(_OpenCVMatcher):
+    """flow._Matcher for a batch: the best flow [B, H, W, 2] so far and its cost [B, H, W]
+    (flow.py's propagation steps, on these array primitives)."""
 
     def __init__(self, source, target, window: int):
         self.source, self.target, self.window = source, target, window
@@ -123,19 +127,16 @@ class _Matcher:
         self.flow = torch.where(better.unsqueeze(-1), candidate, self.flow)
         self.cost = torch.where(better, cost, self.cost)
 
-    def offer_neighbours(self, steps, diagonals: bool) -> None:
-        base = self.flow
-        for step in steps:
-            offsets = [(step, 0), (-step, 0), (0, step), (0, -step)]
-            if diagonals:
-                offsets += [(step, step), (-step, -step), (step, -step), (-step, step)]
-            for dx, dy in offsets:
-                self.offer(_shifted(base, dx, dy))
+    def snapshot(self):
+        return self.flow  # offer() replaces self.flow rather than writing into it
 
-    def offer_unit_steps(self) -> None:
-        base = self.flow
-        for delta in ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)):
-            self.offer(base + base.new_tensor(delta))
+    @staticmethod
+    def shifted(field, dx: int, dy: int):
+        return _shifted(field, dx, dy)
+
+    @staticmethod
+    def plus(field, delta):
+        return field + field.new_tensor(delta)
 
     def subpixel(self, step: float) -> None:
         import torch
@@ -181,22 +182,11 @@ def _median5(flow):
 
 
 def _one_direction_each(source, target, source_rgb, target_rgb, dis):
-    """flow._one_direction for each batch entry, minus nothing: [B, H, W, 2]."""
+    """flow._one_direction for each batch entry (source[i] -> target[i]): flows [B, H, W, 2]."""
     import torch
 
     matcher = _Matcher(source, target, _WINDOW)
-    matcher.start(dis)
-    matcher.offer(torch.zeros_like(dis))
-    searched = _block_search(source, target)
-    for dx in (-1.0, 0.0, 1.0):
-        for dy in (-1.0, 0.0, 1.0):
-            matcher.offer(searched + searched.new_tensor([dx, dy]))
-    for _ in range(2):
-        matcher.offer_unit_steps()
-        matcher.offer_neighbours(_PROPAGATION_STEPS, diagonals=False)
-    matcher.offer_unit_steps()
-    for step in (1.0, 0.5):
-        matcher.subpixel(step)
+    search_candidates(matcher, dis, torch.zeros_like(dis), _block_search(source, target))
     edges = _Matcher(source_rgb, target_rgb, 1)
     edges.start(_median5(matcher.flow))
     edges.offer_neighbours(_EDGE_STEPS, diagonals=_EDGE_DIAGONALS)
