@@ -160,7 +160,9 @@ def test_progress_advances_once_per_pair():
     assert seen == [1, 2, 3]
 
 
-def test_interrupt_stops_between_pairs():
+@pytest.mark.parametrize("in_torch", [False, True], ids=["opencv", "torch"])
+def test_interrupt_stops_between_pairs(in_torch):
+    # Both paths: the torch one (CUDA devices; here forced onto the CPU) streams pair by pair too.
     calls = []
 
     class InterruptAfterFirstPair:
@@ -170,7 +172,9 @@ def test_interrupt_stops_between_pairs():
 
     try:
         with pytest.raises(SVDSuiteInterrupted):
-            interpolate_frames(moving_square(5), 7.0, 2, progress=InterruptAfterFirstPair())
+            interpolate_frames(
+                moving_square(5), 7.0, 2, progress=InterruptAfterFirstPair(), in_torch=in_torch
+            )
     finally:
         request_interrupt(False)
     assert calls == [1]

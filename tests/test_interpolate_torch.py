@@ -1,5 +1,6 @@
 """The torch path (flow_torch.py + splat_torch.py, used on CUDA devices) run on the CPU: the same
-frames as the OpenCV/NumPy path within float noise, the accuracy tests hold, Cancel still works.
+frames as the OpenCV/NumPy path within float noise, and the accuracy tests hold (Cancel on both
+paths: tests/test_interpolate.py).
 
 Measured on these scenes (printed with -s): compositing alone in torch differed by at most 1.5e-5;
 with the candidate search in torch too, most pixels still do, but where two candidate motions
@@ -20,7 +21,6 @@ import torch
 from support.pack import load_pack
 
 load_pack()
-from svd_suite.nodes.comfy import SVDSuiteInterrupted, request_interrupt  # noqa: E402
 from svd_suite.nodes.extend.interpolate import interpolate_frames  # noqa: E402
 
 in_torch = functools.partial(interpolate_frames, in_torch=True)
@@ -96,22 +96,6 @@ def test_occlusion_and_square_hold_on_the_torch_path(monkeypatch):
     plain.test_occluding_motion_is_reconstructed_far_better_than_a_cross_fade()
     plain.test_in_between_is_a_moved_square_not_a_cross_fade()
     plain.test_in_between_square_sits_at_its_interpolated_position(4)
-
-
-def test_interrupt_stops_between_pairs_on_the_torch_path():
-    calls = []
-
-    class InterruptAfterFirstPair:
-        def update(self, value, preview=None):
-            calls.append(value)
-            request_interrupt(True)
-
-    try:
-        with pytest.raises(SVDSuiteInterrupted):
-            in_torch(plain.moving_square(5), 7.0, 2, progress=InterruptAfterFirstPair())
-    finally:
-        request_interrupt(False)
-    assert calls == [1]
 
 
 def test_cpu_device_keeps_the_opencv_path(monkeypatch):
