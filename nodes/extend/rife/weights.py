@@ -1,7 +1,9 @@
 """Finding, recognising and loading the user's RIFE weight files.
 
-Where: `models/rife/` (registered as the model folder "rife") and, when that pack is
-installed, ComfyUI-Frame-Interpolation's `custom_nodes/comfyui-frame-interpolation/ckpts/rife/`.
+Where: `models/rife/` (registered as the model folder "rife"); core ComfyUI's own
+`models/frame_interpolation/` where the running ComfyUI registers that folder (0.33.0 and later,
+for its RIFE/FILM node), listed as `frame_interpolation/<file>`; and, when that pack is installed,
+ComfyUI-Frame-Interpolation's `custom_nodes/comfyui-frame-interpolation/ckpts/rife/`.
 
 Recognised by content, never by name: a file is offered when its tensor names and shapes are
 exactly those of one of our architectures (with or without the `module.` prefix that
@@ -26,6 +28,8 @@ from ... import comfy
 from .architectures import ARCHITECTURES, Architecture
 
 MODEL_FOLDER = "rife"
+# Core ComfyUI's folder for its frame-interpolation models (RIFE and FILM; FILM is not listed).
+CORE_FOLDER = "frame_interpolation"
 EXTENSIONS = (".pth", ".safetensors")
 # ComfyUI-Frame-Interpolation's folder as installed by the manager (lower case) or a git clone.
 FRAME_INTERPOLATION_PACK = "comfyui-frame-interpolation"
@@ -143,8 +147,9 @@ def expected_layout(architecture: Architecture) -> dict[str, tuple[int, ...]]:
 
 
 def _search_folders() -> list[tuple[str, str]]:
-    """(label for names, folder) pairs that exist: models/rife folders, then the FI pack's."""
+    """(label for names, folder) pairs that exist: models/rife folders, core's, then the FI pack's."""
     folders = [("", folder) for folder in comfy.model_folders(MODEL_FOLDER)]
+    folders += [(CORE_FOLDER, folder) for folder in comfy.registered_model_folders(CORE_FOLDER)]
     for custom_nodes in comfy.model_folders("custom_nodes"):
         try:
             entries = os.listdir(custom_nodes)
