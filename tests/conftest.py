@@ -18,8 +18,9 @@ from support.installs import require_install  # noqa: E402
 from dev.comfyui import COMFYUI_VERSIONS, STARTED, prepare_base, start_comfyui  # noqa: E402
 from dev.pack import load_pack  # noqa: E402
 
-# The fake provider servers (fixture `fake_providers`) live in their own module.
-pytest_plugins = ["support.fake_providers"]
+# The fake provider servers (fixture `fake_providers`) and interpolate_frames on each path
+# (fixture `interpolate`, for tests parametrized with `path`) live in their own modules.
+pytest_plugins = ["support.fake_providers", "support.interp_paths"]
 
 TINY_MODEL_NAME = "svd-tiny"
 

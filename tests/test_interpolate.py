@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.interp_paths import PATHS
+from support.interp_scenes import SIZE, SQUARE, STEP, X0, Y0, moving_square, textured_scene
 
 from dev.pack import load_pack
 from dev.run_workflow import output_files, run_workflow
@@ -12,16 +14,6 @@ from dev.run_workflow import output_files, run_workflow
 load_pack()
 from svd_suite.nodes.comfy import SVDSuiteInterrupted, request_interrupt  # noqa: E402
 from svd_suite.nodes.extend.interpolate import interpolate_frames  # noqa: E402
-
-SIZE, SQUARE, STEP, X0, Y0 = 96, 16, 8, 20, 40
-
-
-def moving_square(frames: int) -> torch.Tensor:
-    """A 16×16 white square on black, moving STEP px to the right per frame."""
-    clip = torch.zeros(frames, SIZE, SIZE, 3)
-    for i in range(frames):
-        clip[i, Y0 : Y0 + SQUARE, X0 + i * STEP : X0 + i * STEP + SQUARE] = 1.0
-    return clip
 
 
 def centroid(frame: torch.Tensor) -> tuple[float, float]:
@@ -34,18 +26,19 @@ def expected_centroid(time: float) -> tuple[float, float]:
     return X0 + time * STEP + (SQUARE - 1) / 2, Y0 + (SQUARE - 1) / 2
 
 
-@pytest.mark.parametrize("multiplier", [2, 4])
-def test_in_between_square_sits_at_its_interpolated_position(multiplier):
-    out, _ = interpolate_frames(moving_square(3), 7.0, multiplier)
+@pytest.mark.parametrize("path,multiplier", [("opencv", 2), ("opencv", 4), ("torch", 4)])
+def test_in_between_square_sits_at_its_interpolated_position(interpolate, multiplier):
+    out, _ = interpolate(moving_square(3), 7.0, multiplier)
     for index in range(out.shape[0]):
         cx, cy = centroid(out[index])
         ex, ey = expected_centroid(index / multiplier)
         assert abs(cx - ex) <= 1.0 and abs(cy - ey) <= 1.0, (index, (cx, cy), (ex, ey))
 
 
-def test_in_between_is_a_moved_square_not_a_cross_fade():
+@pytest.mark.parametrize("path", PATHS)
+def test_in_between_is_a_moved_square_not_a_cross_fade(interpolate):
     # A cross-fade has the right centroid too, but shows two half-bright squares.
-    out, _ = interpolate_frames(moving_square(2), 7.0, 2)
+    out, _ = interpolate(moving_square(2), 7.0, 2)
     middle = out[1].mean(-1)
     rows = slice(Y0 + 2, Y0 + SQUARE - 2)
     left = X0 + STEP // 2
@@ -55,26 +48,14 @@ def test_in_between_is_a_moved_square_not_a_cross_fade():
     assert body > 0.8, f"square not solid at its midway position: {body:.2f}"
 
 
-def textured_scene(time: float) -> np.ndarray:
-    """A smooth random texture panning left with a textured block moving right over it."""
-    import cv2
-
-    rng = np.random.default_rng(0)
-    texture = cv2.GaussianBlur(rng.random((160, 260, 3)).astype(np.float32), (0, 0), 2.5)
-    texture = (texture - texture.min()) / (texture.max() - texture.min())
-    pan, block_x = round(20 - 6 * time), round(40 + 12 * time)
-    frame = texture[20:116, pan : pan + 128].copy()
-    frame[32:64, block_x : block_x + 32] = texture[120:152, 200:232]
-    return frame
-
-
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
 
 
-def test_occluding_motion_is_reconstructed_far_better_than_a_cross_fade():
+@pytest.mark.parametrize("path", PATHS)
+def test_occluding_motion_is_reconstructed_far_better_than_a_cross_fade(interpolate):
     clip = torch.from_numpy(np.stack([textured_scene(0.0), textured_scene(1.0)]))
-    out, _ = interpolate_frames(clip, 7.0, 2)
+    out, _ = interpolate(clip, 7.0, 2)
     truth = textured_scene(0.5)
     cross_fade = (clip[0].numpy() + clip[1].numpy()) / 2
     ours, fade = psnr(out[1].numpy(), truth), psnr(cross_fade, truth)
@@ -161,8 +142,8 @@ def test_progress_advances_once_per_pair():
     assert seen == [1, 2, 3]
 
 
-@pytest.mark.parametrize("in_torch", [False, True], ids=["opencv", "torch"])
-def test_interrupt_stops_between_pairs(in_torch):
+@pytest.mark.parametrize("path", PATHS)
+def test_interrupt_stops_between_pairs(interpolate):
     # Both paths: the torch one (CUDA devices; here forced onto the CPU) streams pair by pair too.
     calls = []
 
@@ -173,9 +154,7 @@ def test_interrupt_stops_between_pairs(in_torch):
 
     try:
         with pytest.raises(SVDSuiteInterrupted):
-            interpolate_frames(
-                moving_square(5), 7.0, 2, progress=InterruptAfterFirstPair(), in_torch=in_torch
-            )
+            interpolate(moving_square(5), 7.0, 2, progress=InterruptAfterFirstPair())
     finally:
         request_interrupt(False)
     assert calls == [1]

@@ -1,14 +1,15 @@
 """Optical-flow in-betweens put a moving object where linear motion puts it, also over texture.
 
-The scene: a disc moving over a static background, 160×128. The red and green channels carry
-the picture (a smooth random texture for the background and, glued to the disc, another one of
-the same kind, so nothing but motion tells them apart); the blue channel is 1 on the disc and
-0 elsewhere, a marker that lets the test read the disc's coverage from any frame.
+The scene (support/interp_scenes.py, disc_scene): a disc of radius 9 px moving over a static
+background, 160×128, textured or flat, with the disc's coverage in the blue channel.
 
 Where is the disc in a frame: the centroid of its coverage AND the centroid of the pixels it
 covers more than half. The first alone would accept a cross-fade (two half discs average to the
 right place); the second sees which copy dominates. Both are compared with the same
 measurements on the disc drawn at its linear position.
+
+A sample of the cases also runs on the torch path (what CUDA devices use, here on the CPU):
+the whole matrix there would multiply this file's run time.
 """
 
 from __future__ import annotations
@@ -17,57 +18,33 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from support.interp_scenes import DISC_HEIGHT, DISC_START, DISC_WIDTH, disc_scene
 
 from dev.pack import load_pack
 
 load_pack()
 from svd_suite.nodes.extend.interpolate import interpolate_frames  # noqa: E402
 
-HEIGHT, WIDTH, RADIUS = 128, 160, 9
-START = (70.0, 62.0)
-
-
-def _texture(seed: int) -> np.ndarray:
-    noise = np.random.default_rng(seed).random((HEIGHT, WIDTH, 3)).astype(np.float32)
-    smooth = cv2.GaussianBlur(noise, (0, 0), 1.5)
-    low, high = smooth.min(axis=(0, 1)), smooth.max(axis=(0, 1))
-    return (smooth - low) / (high - low)
-
-
-def scene(cx: float, cy: float, background: str, disc: str) -> tuple[np.ndarray, np.ndarray]:
-    """(frame, background) with the disc centred at (cx, cy), antialiased (4×4 supersampled)."""
-    back = _texture(0) if background == "textured" else np.full((HEIGHT, WIDTH, 3), 0.4, np.float32)
-    back[..., 2] = 0.0
-    if disc == "textured":  # the disc's own texture moves with it
-        shift = np.float32([[1, 0, cx - START[0]], [0, 1, cy - START[1]]])
-        paint = cv2.warpAffine(_texture(5), shift, (WIDTH, HEIGHT), borderMode=cv2.BORDER_REFLECT)
-    else:
-        paint = np.full((HEIGHT, WIDTH, 3), 0.8, np.float32)
-    paint[..., 2] = 1.0
-    ys, xs = np.mgrid[0 : HEIGHT * 4, 0 : WIDTH * 4].astype(np.float32)
-    inside = ((xs + 0.5) / 4 - 0.5 - cx) ** 2 + ((ys + 0.5) / 4 - 0.5 - cy) ** 2 <= RADIUS**2
-    cover = inside.reshape(HEIGHT, 4, WIDTH, 4).mean(axis=(1, 3))[..., None]
-    return (back * (1 - cover) + paint * cover).astype(np.float32), back
-
 
 def disc_position(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """(coverage centroid, centroid of the >50%-covered pixels, their count)."""
     cover = frame[..., 2]
-    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH]
+    ys, xs = np.mgrid[0:DISC_HEIGHT, 0:DISC_WIDTH]
     solid = cover > 0.5
     weighted = np.array([(cover * xs).sum(), (cover * ys).sum()]) / cover.sum()
     return weighted, np.array([xs[solid].mean(), ys[solid].mean()]), int(solid.sum())
 
 
-def in_betweens(background: str, disc: str, motion: tuple[int, int], multiplier: int):
-    """Yield (t, interpolated frame, frame drawn at the linear position, static background)."""
-    (x0, y0), (dx, dy) = START, motion
-    first, _ = scene(x0, y0, background, disc)
-    last, _ = scene(x0 + dx, y0 + dy, background, disc)
-    out, _ = interpolate_frames(torch.from_numpy(np.stack([first, last])), 7.0, multiplier)
+def in_betweens(interpolate, background: str, disc: str, motion: tuple[int, int], multiplier: int):
+    """Yield (t, interpolated frame, frame drawn at the linear position, static background),
+    the frames made by `interpolate` (interpolate_frames on one path)."""
+    (x0, y0), (dx, dy) = DISC_START, motion
+    first, _ = disc_scene(x0, y0, background, disc)
+    last, _ = disc_scene(x0 + dx, y0 + dy, background, disc)
+    out, _ = interpolate(torch.from_numpy(np.stack([first, last])), 7.0, multiplier)
     for step in range(1, multiplier):
         t = step / multiplier
-        truth, back = scene(x0 + t * dx, y0 + t * dy, background, disc)
+        truth, back = disc_scene(x0 + t * dx, y0 + t * dy, background, disc)
         yield t, out[step].numpy(), truth, back
 
 
@@ -93,11 +70,20 @@ MOTIONS_UP_TO_9 = [(9, 9), (-9, 6), (4, -4), (0, -9), (-6, -9), (2, 1)]
 MOTIONS_UP_TO_12 = [(12, -12), (-12, 0)]
 
 
-@pytest.mark.parametrize("multiplier", [2, 3, 4])
-@pytest.mark.parametrize("motion", MOTIONS_UP_TO_9 + MOTIONS_UP_TO_12)
-def test_textured_disc_over_texture_lands_at_its_linear_position(motion, multiplier):
+def motion_id(value):
+    """Test ids that show the motion, e.g. [opencv-9,9-3], instead of its index."""
+    return "{},{}".format(*value) if isinstance(value, tuple) else None
+
+
+@pytest.mark.parametrize(
+    "path,motion,multiplier",
+    [("opencv", motion, k) for motion in MOTIONS_UP_TO_9 + MOTIONS_UP_TO_12 for k in (2, 3, 4)]
+    + [("torch", motion, 3) for motion in [(9, 9), (-6, -9), (12, -12)]],
+    ids=motion_id,
+)
+def test_textured_disc_over_texture_lands_at_its_linear_position(interpolate, motion, multiplier):
     limit = 1.0 if max(map(abs, motion)) <= 9 else 1.5
-    for t, frame, truth, back in in_betweens("textured", "textured", motion, multiplier):
+    for t, frame, truth, back in in_betweens(interpolate, "textured", "textured", motion, multiplier):
         error = position_error(frame, truth)
         assert error <= limit, f"t={t:.3f}: disc {error:.2f} px from its linear position (limit {limit})"
         assert 0.85 <= area_ratio(frame, truth) <= 1.15, f"t={t:.3f}: disc not in one piece"
@@ -106,23 +92,31 @@ def test_textured_disc_over_texture_lands_at_its_linear_position(motion, multipl
 
 
 @pytest.mark.parametrize("multiplier", [2, 3, 4])
-@pytest.mark.parametrize("motion", [(9, 9), (-6, 4), (12, -12)])
+@pytest.mark.parametrize("motion", [(9, 9), (-6, 4), (12, -12)], ids=motion_id)
 def test_plain_disc_over_texture_lands_at_its_linear_position(motion, multiplier):
     limit = 1.0 if max(map(abs, motion)) <= 9 else 1.5
-    for t, frame, truth, back in in_betweens("textured", "plain", motion, multiplier):
+    for t, frame, truth, back in in_betweens(interpolate_frames, "textured", "plain", motion, multiplier):
         error = position_error(frame, truth)
         assert error <= limit, f"t={t:.3f}: disc {error:.2f} px from its linear position (limit {limit})"
         mean_drift, moved_share = background_drift(frame, truth, back)
         assert mean_drift < 0.002 and moved_share < 0.005, f"t={t:.3f}: background moved"
 
 
-@pytest.mark.parametrize("multiplier", [2, 3, 4])
-@pytest.mark.parametrize("motion", [(9, 9), (-12, 0), (3, -7)])
-@pytest.mark.parametrize("disc", ["textured", "plain"])
-def test_disc_over_a_flat_background_stays_in_place(disc, motion, multiplier):
+@pytest.mark.parametrize(
+    "path,disc,motion,multiplier",
+    [
+        ("opencv", disc, motion, k)
+        for disc in ("textured", "plain")
+        for motion in [(9, 9), (-12, 0), (3, -7)]
+        for k in (2, 3, 4)
+    ]
+    + [("torch", "plain", (9, 9), 4)],
+    ids=motion_id,
+)
+def test_disc_over_a_flat_background_stays_in_place(interpolate, disc, motion, multiplier):
     # Measured 0.12 px at most, before and after the textured-scene work: the >50% mask of a
     # resampled antialiased edge, not motion (the coverage centroid is within 0.005 px).
-    for t, frame, truth, back in in_betweens("flat", disc, motion, multiplier):
+    for t, frame, truth, back in in_betweens(interpolate, "flat", disc, motion, multiplier):
         error = position_error(frame, truth)
         assert error <= 0.15, f"t={t:.3f}: disc {error:.3f} px off on a flat background"
         # Where the disc's coverage is, it sits exactly (the "0 px" of the flat case).
@@ -135,7 +129,7 @@ def test_disc_over_a_flat_background_stays_in_place(disc, motion, multiplier):
 def test_in_between_is_not_a_cross_fade_of_the_neighbours():
     # The failure this guards against: on texture the old flow missed the disc's motion, and the
     # in-between showed the nearer original disc with a faint copy of the other one.
-    (x0, y0), (dx, dy) = START, (9, 9)
-    for t, frame, truth, _ in in_betweens("textured", "textured", (dx, dy), 3):
-        nearer = scene(x0 + round(t) * dx, y0 + round(t) * dy, "textured", "textured")[0]
+    (x0, y0), (dx, dy) = DISC_START, (9, 9)
+    for t, frame, truth, _ in in_betweens(interpolate_frames, "textured", "textured", (dx, dy), 3):
+        nearer = disc_scene(x0 + round(t) * dx, y0 + round(t) * dy, "textured", "textured")[0]
         assert position_error(frame, truth) < position_error(nearer, truth) / 3

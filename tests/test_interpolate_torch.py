@@ -1,6 +1,7 @@
-"""The torch path (flow_torch.py + splat_torch.py, used on CUDA devices) run on the CPU: the same
-frames as the OpenCV/NumPy path within float noise, and the accuracy tests hold (Cancel on both
-paths: tests/test_interpolate.py).
+"""The torch path (flow_torch.py + splat_torch.py, used on CUDA devices) run on the CPU makes the
+same frames as the OpenCV/NumPy path within float noise, and a CPU device keeps the OpenCV path.
+The accuracy tests run on both paths in their own files (the `path` parameter,
+support/interp_paths.py): tests/test_interpolate.py, tests/test_interpolate_textured.py.
 
 Measured on these scenes (printed with -s): compositing alone in torch differed by at most 1.5e-5;
 with the candidate search in torch too, most pixels still do, but where two candidate motions
@@ -15,9 +16,8 @@ import functools
 import cv2
 import numpy as np
 import pytest
-import test_interpolate as plain
-import test_interpolate_textured as textured
 import torch
+from support.interp_scenes import DISC_START, disc_scene, moving_square, textured_scene
 
 from dev.pack import load_pack
 
@@ -27,32 +27,22 @@ from svd_suite.nodes.extend.interpolate import interpolate_frames  # noqa: E402
 in_torch = functools.partial(interpolate_frames, in_torch=True)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # On the shared 2-core machine torch's thread pool contends with OpenCV's and other work:
-    # the search of one 160x128 pair took 0.6 s with one thread, 3.7 s with the default (2).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _textured_pair(width: int, height: int) -> torch.Tensor:
-    frames = [plain.textured_scene(0.0), plain.textured_scene(1.0)]
+    frames = [textured_scene(0.0), textured_scene(1.0)]
     return torch.from_numpy(
         np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in frames])
     )
 
 
 def _disc_pair(motion) -> torch.Tensor:
-    (x0, y0), (dx, dy) = textured.START, motion
-    first = textured.scene(x0, y0, "textured", "textured")[0]
-    last = textured.scene(x0 + dx, y0 + dy, "textured", "textured")[0]
+    (x0, y0), (dx, dy) = DISC_START, motion
+    first = disc_scene(x0, y0, "textured", "textured")[0]
+    last = disc_scene(x0 + dx, y0 + dy, "textured", "textured")[0]
     return torch.from_numpy(np.stack([first, last]))
 
 
 SCENES = {
-    "square": lambda: plain.moving_square(3),
+    "square": lambda: moving_square(3),
     "occluding texture": lambda: _textured_pair(128, 96),
     "disc 12 px/frame": lambda: _disc_pair((12, -12)),
     # Larger than the working sizes: motion at 256 px, search at 160 px, blend at 600x450.
@@ -60,6 +50,7 @@ SCENES = {
 }
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize("multiplier", [2, 3])
 @pytest.mark.parametrize("name", list(SCENES))
 def test_torch_path_makes_the_same_frames_as_opencv(name, multiplier):
@@ -81,24 +72,6 @@ def test_torch_path_makes_the_same_frames_as_opencv(name, multiplier):
     assert torch.equal(ours[::multiplier], clip[..., :3])
 
 
-@pytest.mark.parametrize("motion", [(9, 9), (-6, -9), (12, -12)])
-def test_textured_disc_accuracy_holds_on_the_torch_path(monkeypatch, motion):
-    monkeypatch.setattr(textured, "interpolate_frames", in_torch)
-    textured.test_textured_disc_over_texture_lands_at_its_linear_position(motion, 3)
-
-
-def test_flat_background_accuracy_holds_on_the_torch_path(monkeypatch):
-    monkeypatch.setattr(textured, "interpolate_frames", in_torch)
-    textured.test_disc_over_a_flat_background_stays_in_place("plain", (9, 9), 4)
-
-
-def test_occlusion_and_square_hold_on_the_torch_path(monkeypatch):
-    monkeypatch.setattr(plain, "interpolate_frames", in_torch)
-    plain.test_occluding_motion_is_reconstructed_far_better_than_a_cross_fade()
-    plain.test_in_between_is_a_moved_square_not_a_cross_fade()
-    plain.test_in_between_square_sits_at_its_interpolated_position(4)
-
-
 def test_cpu_device_keeps_the_opencv_path(monkeypatch):
     # Only CUDA devices compose in torch by default: a CPU device must not import splat_torch's work.
     from svd_suite.nodes.extend import splat_torch
@@ -107,5 +80,5 @@ def test_cpu_device_keeps_the_opencv_path(monkeypatch):
         raise AssertionError("torch path used on a CPU device")
 
     monkeypatch.setattr(splat_torch, "frames_at", refuse)
-    out, _ = interpolate_frames(plain.moving_square(2), 7.0, 2, device="cpu")
+    out, _ = interpolate_frames(moving_square(2), 7.0, 2, device="cpu")
     assert out.shape[0] == 3
