@@ -39,6 +39,7 @@ MAX_TASK_RETRIES = 3
 LOCAL_OBJECT_STORE_BYTES = 512 * 1024 * 1024  # outputs in flight: one image's files per server
 ADDRESS_CHECK_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 30.0
+READY_MARGIN_S = 120.0  # placing an actor (and, without --launch, its first answer) beyond startup
 # Errors that come back from an actor as data (ray_actor.error_data), rebuilt here by name so
 # batch.py and the CLI treat them as they treat the plain engine's.
 REBUILT_ERRORS = {
@@ -201,10 +202,20 @@ def start_workers(
         ).remote(url, launch_spec, run_id, client_options)
         actors.append((name, actor))
     workers, problems = [], []
+    # Bounded: an actor that asks for resources no node has would wait for them for ever.
+    deadline = time.monotonic() + (spec.startup_timeout if spec else 0) + READY_MARGIN_S
     for name, actor in actors:
         worker = RayWorker(ray, actor, name, workflow)
         try:
-            where = worker._call("ready")
+            where = worker._call("ready", timeout=max(1.0, deadline - time.monotonic()))
+        except Timeout:
+            where = {
+                "error": {
+                    "kind": "ServerGone",
+                    "message": f"{name} was not placed or did not start "
+                    "in time: does a node have the CPUs / GPUs it asks for (`ray status`)?",
+                }
+            }
         except ComfyClientError as exc:
             where = {"error": {"kind": "ServerGone", "message": str(exc)}}
         if where.get("error"):
