@@ -244,7 +244,12 @@ def test_a_killed_ray_batch_resumes_under_ray_with_only_the_missing_images(tmp_p
     finally:
         first.kill()
         first.wait(10)
-    ray_sandbox.stop_leftovers()  # what a killed driver leaves: its local Ray, its ComfyUIs
+    # Its actors' owner is gone: Ray ends them, and their ComfyUIs go with them.
+    deadline = time.monotonic() + 60
+    while ray_sandbox.processes(str(ray_sandbox.launch_dir)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not ray_sandbox.processes(str(ray_sandbox.launch_dir)), "a ComfyUI outlived its killed batch"
+    ray_sandbox.stop_leftovers()
     ray_sandbox.ray_dir.mkdir()
     finished_before = {record["image"] for record in journal_done(out)}
     assert 3 <= len(finished_before) < IMAGES, "the batch ended before it was killed: nothing tested"
