@@ -163,13 +163,16 @@ def add_ray_arguments(batch: argparse.ArgumentParser) -> None:
     ray.add_argument(
         "--cpu-servers",
         type=int,
-        help="with --launch: start this many CPU-only servers (add --comfyui-args --cpu)",
+        help="with --launch: start this many CPU-only servers (add --comfyui-args=--cpu)",
     )
     ray.add_argument(
         "--comfyui-python", help="with --launch: the Python that runs ComfyUI (default: the actor's own)"
     )
     ray.add_argument(
-        "--comfyui-args", default="", help="with --launch: extra ComfyUI arguments, one string, e.g. '--cpu'"
+        "--comfyui-args",
+        default="",
+        help="with --launch: extra ComfyUI arguments as one string, written with '=': "
+        "--comfyui-args=--cpu, or '--comfyui-args=--cpu --base-directory DIR'",
     )
     ray.add_argument(
         "--launch-dir",
