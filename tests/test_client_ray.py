@@ -191,7 +191,7 @@ def test_launched_cpu_servers_run_every_image_once_on_both(tmp_path, ray_sandbox
     assert all(entry["node"] for entry in manifest["done"].values())
     summary = summary_of(result.stdout)
     assert summary["done"] == IMAGES and sum(summary["per_node"].values()) == IMAGES
-    started = [m for m in messages_of(result.stdout) if m.startswith("launched server")]
+    started = [m for m in messages_of(result.stdout) if m.startswith("server launched #")]
     assert len(started) == 2 and all("comfyui.log" in m for m in started)
     logs = list(ray_sandbox.launch_dir.glob("*/server-*/comfyui.log"))
     assert len(logs) == 2 and all("comfyui-svd-suite" in log.read_text(errors="replace") for log in logs)
@@ -332,3 +332,21 @@ def test_the_client_imports_no_ray_until_the_ray_engine_runs(ray_sandbox):
         [sys.executable, "-c", check], env=ray_sandbox.env(), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--cpu-servers", "2"], "--cpu-servers needs --engine ray"),
+        (["--engine", "ray", "--cpu-servers", "2"], "go with --launch COMFYUI_DIR"),
+        (["--engine", "ray", "--launch", "/x"], "exactly one of --gpus-per-server N or --cpu-servers N"),
+        (["--engine", "ray", "--launch", "/x", "--cpu-servers", "0"], "--cpu-servers 0: must be at least 1"),
+    ],
+)
+def test_ray_options_out_of_place_are_refused_before_anything_starts(tmp_path, ray_sandbox, extra, expected):
+    out = tmp_path / "out"
+    result = ray_sandbox.run(
+        "batch", "wf.json", "--images", str(tmp_path), "--out", str(out), *extra, timeout=60
+    )
+    assert result.returncode == 2 and result.stderr.strip().endswith(expected), result.stderr
+    assert not out.exists()

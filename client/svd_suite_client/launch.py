@@ -73,7 +73,7 @@ class LaunchedServer:
             self.process.kill()
             self.process.wait(STOP_GRACE_S)
 
-    def log_tail(self, chars: int = 2000) -> str:
+    def log_tail(self, chars: int = 800) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
         except OSError:

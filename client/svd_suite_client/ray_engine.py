@@ -190,8 +190,9 @@ def start_workers(
     """Create the actors and wait until each server answers (or says why it cannot)."""
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     remote = ray.remote(ComfyUIServerActor)
-    plans = [(f"server {url}", url, None, {"num_cpus": 0}) for url in dict.fromkeys(servers)]
-    plans += [(f"launched server {i + 1}", None, spec, resources) for i in range(launch_count)]
+    # Names for messages: batch.py says "server <name> is gone", the start says "<name>: <url> on node".
+    plans = [(url, url, None, {"num_cpus": 0}) for url in dict.fromkeys(servers)]
+    plans += [(f"launched #{i + 1}", None, spec, resources) for i in range(launch_count)]
     actors = []
     for name, url, launch_spec, needs in plans:
         actor = remote.options(
@@ -223,7 +224,7 @@ def start_workers(
             ray.kill(actor)
             continue
         log = f", log {where['node']}:{where['log']}" if where.get("log") else ""
-        reporter.message(f"{name}: {where['server']} on node {where['node']}{log}")
+        reporter.message(f"server {name}: {where['server']} on node {where['node']}{log}")
         workers.append(worker)
     if problems and (not workers or any(isinstance(p, LaunchRefused) for p in problems)):
         for worker in workers:
