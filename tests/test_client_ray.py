@@ -191,10 +191,15 @@ def test_launched_cpu_servers_run_every_image_once_on_both(tmp_path, ray_sandbox
     assert all(entry["node"] for entry in manifest["done"].values())
     summary = summary_of(result.stdout)
     assert summary["done"] == IMAGES and sum(summary["per_node"].values()) == IMAGES
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    followed = {e.get("label") for e in events if e.get("event") in ("executing", "success")}
+    assert followed == {f"img{i:02d}.png" for i in range(IMAGES)}  # each image's progress shown
     started = [m for m in messages_of(result.stdout) if m.startswith("server launched #")]
     assert len(started) == 2 and all("comfyui.log" in m for m in started)
     logs = list(ray_sandbox.launch_dir.glob("*/server-*/comfyui.log"))
     assert len(logs) == 2 and all("comfyui-svd-suite" in log.read_text(errors="replace") for log in logs)
+    # Stopped by its SIGINT, not killed after the grace period (Ray's workers ignore SIGINT).
+    assert all("Stopped server" in log.read_text(errors="replace") for log in logs)
     assert not ray_sandbox.processes(str(ray_sandbox.launch_dir)), "a launched ComfyUI outlived the batch"
 
 

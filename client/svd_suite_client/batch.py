@@ -14,6 +14,7 @@ from __future__ import annotations
 import queue
 import shutil
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,8 +130,7 @@ def run_workers(
         images = list_images(images_dir)
         manifest = Manifest(out_dir, str(workflow), resume)
     except BaseException:
-        for worker in workers:
-            worker.close()
+        close_all(workers)
         raise
     try:
         summary = BatchSummary()
@@ -149,12 +149,18 @@ def run_workers(
                 _check_before_running(workers, workflow, assignments)
                 _Batch(workflow, assignments, timeout, manifest, reporter, summary, workers).run(todo)
         finally:
-            for worker in workers:
-                worker.close()
+            close_all(workers)
         manifest.write_summary()
         return summary
     finally:
         manifest.close()
+
+
+def close_all(workers: list) -> None:
+    """Close every worker at once: a launched server takes seconds to stop, so not one by one."""
+    if workers:
+        with ThreadPoolExecutor(len(workers)) as pool:
+            list(pool.map(lambda worker: worker.close(), workers))
 
 
 def _check_before_running(workers: list, workflow: str, assignments: tuple[str, ...]) -> None:

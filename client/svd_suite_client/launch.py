@@ -113,8 +113,13 @@ def server_command(spec: LaunchSpec, main: Path, port: int, folder: Path) -> lis
     ]  # fmt: skip
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGKILL it when the launching process dies (Linux)."""
+def _prepare_child() -> None:
+    """Runs in the child before exec. Ray's workers ignore or block SIGINT, and both stay so
+    across exec: give ComfyUI back the default handlers, so stop() ends it at once. Then tie
+    it to its parent (Linux): SIGKILL it when the launching process dies."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         import ctypes
 
@@ -146,7 +151,7 @@ def launch(spec: LaunchSpec, run_id: str) -> LaunchedServer:
             cwd=str(main.parent),
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
             start_new_session=True,  # a Ctrl-C meant for the batch does not reach it
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=_prepare_child if os.name == "posix" else None,
         )
     server = LaunchedServer(port=port, process=process, folder=folder, spec=spec)
     api = ServerApi(server.url, http_timeout=5.0)

@@ -10,6 +10,10 @@ Failures are Ray's to handle: when the launched ComfyUI dies, the actor ends its
 (`os._exit`), so Ray restarts it (max_restarts: a fresh ComfyUI, on this or another node) and
 runs the interrupted call again (max_task_retries). A node that disappears is the same to Ray.
 
+Progress: the events of the running image wait in the actor until the submitting side takes
+them (`take_events`, answered while `run_image` runs: the actor has two threads), so the
+progress bar moves as it does without Ray; what is left comes back with the result.
+
 Errors of a run come back as plain data, not as raised exceptions: our error classes take
 structured arguments and do not survive pickling; `ray_engine` rebuilds them by name.
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +39,20 @@ from .workflow import apply_assignments, check, coerce, load_workflow
 
 
 class _Recorder(Reporter):
-    """Keeps a run's events, which go back with its result (the submitting side shows them)."""
+    """Keeps a run's events until the submitting side takes them (take_events, or the result)."""
 
     def __init__(self):
         self.events: list[Any] = []
+        self.lock = threading.Lock()
 
     def event(self, event, label: str = "") -> None:
-        self.events.append(event)
+        with self.lock:
+            self.events.append(event)
+
+    def take(self) -> list[Any]:
+        with self.lock:
+            taken, self.events = self.events, []
+        return taken
 
     def message(self, text: str) -> None:
         pass
@@ -79,6 +91,7 @@ class ComfyUIServerActor:
         self.client: ComfyClient | None = None
         self.object_info: dict | None = None
         self.startup_error: dict[str, Any] | None = None
+        self.recorder = _Recorder()
         try:
             if spec is not None:
                 self.launched = launch(spec, run_id)
@@ -115,6 +128,7 @@ class ComfyUIServerActor:
     ) -> dict[str, Any]:
         """Run one image; {"files": [(name, bytes)], "prompt_id", "server", "node", "events"} or
         {"error": ...}. A launched server found dead ends this actor (Ray restarts and retries)."""
+        self.recorder.take()  # what a failed run before left behind is not this image's
         try:
             self._require_server()
             if self.object_info is None:
@@ -125,18 +139,17 @@ class ComfyUIServerActor:
                 prepared = prepare_prompt(
                     self.client, workflow, image, assignments, object_info=self.object_info
                 )
-                recorder = _Recorder()
                 outputs = Path(scratch) / "outputs"
                 outputs.mkdir()
                 result, files = run_to_files(
-                    self.client, prepared.prompt, outputs, recorder, timeout, label=name
+                    self.client, prepared.prompt, outputs, self.recorder, timeout, label=name
                 )
                 return {
                     "files": [(path.name, path.read_bytes()) for path in files],
                     "prompt_id": result.prompt_id,
                     "server": self.client.display_base,
                     "node": self.node,
-                    "events": recorder.events,
+                    "events": self.recorder.take(),
                 }
         except ServerGone as exc:
             if self.launched is not None and not self.launched.alive():
@@ -144,6 +157,10 @@ class ComfyUIServerActor:
             return {"error": error_data(exc)}
         except (ComfyClientError, OSError, ValueError) as exc:
             return {"error": error_data(exc)}
+
+    def take_events(self) -> list[Any]:
+        """The running image's events since the last call (the progress bar's feed)."""
+        return self.recorder.take()
 
     def still_serving(self) -> bool:
         """After a ServerGone: does the server answer again within the client's budget?"""

@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .batch import BatchSummary, run_workers
+from .batch import BatchSummary, close_all, run_workers
 from .errors import ComfyClientError, EngineMissing, ServerGone, Timeout, ValidationFailed, WorkflowError
 from .launch import LaunchRefused, LaunchSpec
 from .progress import Reporter
@@ -39,6 +39,7 @@ MAX_TASK_RETRIES = 3
 LOCAL_OBJECT_STORE_BYTES = 512 * 1024 * 1024  # outputs in flight: one image's files per server
 ADDRESS_CHECK_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 30.0
+PROGRESS_POLL_S = 0.5  # while an image runs longer than this, its events are fetched this often
 READY_MARGIN_S = 120.0  # placing an actor (and, without --launch, its first answer) beyond startup
 # Errors that come back from an actor as data (ray_actor.error_data), rebuilt here by name so
 # batch.py and the CLI treat them as they treat the plain engine's.
@@ -129,9 +130,17 @@ class RayWorker:
             raise rebuild_error(error)
 
     def produce(self, batch, image: Path, staging: Path) -> tuple[list[Path], dict[str, Any]]:
-        answer = self._call(
-            "run_image", image.name, image.read_bytes(), self.workflow, batch.assignments, batch.timeout
+        running = self.actor.run_image.remote(
+            image.name, image.read_bytes(), self.workflow, batch.assignments, batch.timeout
         )
+        # Bounded by the actor: its run ends within `timeout`, and Ray's restarts are counted.
+        while not self.ray.wait([running], timeout=PROGRESS_POLL_S)[0]:
+            for event in self._events_so_far():
+                batch.reporter.event(event, image.name)
+        try:
+            answer = self.ray.get(running)
+        except self.ray.exceptions.RayActorError as exc:
+            raise ServerGone(f"Ray actor {self.label} is gone: {str(exc).splitlines()[0]}") from None
         if "error" in answer:
             raise rebuild_error(answer["error"])
         for event in answer["events"]:
@@ -142,6 +151,15 @@ class RayWorker:
             path.write_bytes(data)
             files.append(path)
         return files, {"server": answer["server"], "node": answer["node"], "prompt_id": answer["prompt_id"]}
+
+    def _events_so_far(self) -> list:
+        """Progress of the running image; nothing while its actor is being restarted (not retried:
+        the next poll asks again)."""
+        try:
+            ref = self.actor.take_events.options(max_task_retries=0).remote()
+            return self.ray.get(ref, timeout=PROGRESS_POLL_S * 4)
+        except self.ray.exceptions.RayError:
+            return []
 
     def still_serving(self) -> bool:
         try:
@@ -198,6 +216,7 @@ def start_workers(
         actor = remote.options(
             max_restarts=MAX_RESTARTS,
             max_task_retries=MAX_TASK_RETRIES,
+            max_concurrency=2,  # take_events is answered while run_image runs
             scheduling_strategy="SPREAD",
             **needs,
         ).remote(url, launch_spec, run_id, client_options)
@@ -227,8 +246,7 @@ def start_workers(
         reporter.message(f"server {name}: {where['server']} on node {where['node']}{log}")
         workers.append(worker)
     if problems and (not workers or any(isinstance(p, LaunchRefused) for p in problems)):
-        for worker in workers:
-            worker.close()
+        close_all(workers)
         raise problems[0]
     for problem in problems:
         reporter.message(f"a server did not start, the batch goes on without it: {problem}")
