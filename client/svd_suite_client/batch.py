@@ -5,8 +5,9 @@ idle worker whose server reports the shortest /queue. A worker is anything that 
 into output files in a staging folder: `Worker` drives a server from this process (its own
 client); the Ray engine's `RayWorker` (ray_engine.py) asks a Ray actor on some node instead.
 The manifest (manifest.py, an append-only journal in the output folder) records each finished
-image in O(1), so `--resume` skips them, also after a kill. Before any image runs, the workflow and `--set`s are checked once
-against a server's /object_info: a typo fails the batch at once, not every image.
+image in O(1), so `--resume` skips them, also after a kill. Before any image runs, the workflow
+and `--set`s are checked once against a server's /object_info: a typo fails the batch at once,
+not every image.
 """
 
 from __future__ import annotations
