@@ -12,7 +12,14 @@ Prints two Markdown tables:
 - the cost of recording one finished image in a manifest already holding n images: the journal
   (one appended line) against rewriting a whole JSON manifest (what older versions did).
 
+With --ray, a third table: the same batch of --ray-items images (200) on two fake servers with
+the plain engine and with `--engine ray` (a local Ray, no dashboard, one actor per server),
+per-image time and the ratio Ray / plain (goal ≤ 1.2). Wall time includes starting Ray; the
+steady interval is what Ray adds per image once it runs. --work-ms gives each fake prompt that
+much "GPU" time (0: the client's overhead alone, the harshest case).
+
 Run: V=$(bash scripts/env.sh); $V/bin/python bench/bench_batch.py [--items 100,10000] [--rounds 3]
+     $V/bin/python bench/bench_batch.py --ray [--ray-items 200] [--work-ms 0] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -49,8 +56,8 @@ OBJECT_INFO = {
 
 
 # ---------------------------------------------------------------- the fake server (--serve)
-def serve(port: int) -> None:
-    """A ComfyUI that finishes every prompt the moment it is queued (aiohttp, one process)."""
+def serve(port: int, work_s: float = 0.0) -> None:
+    """A ComfyUI that finishes every prompt `work_s` after it is queued (aiohttp, one process)."""
     import asyncio
 
     from aiohttp import web
@@ -65,6 +72,8 @@ def serve(port: int) -> None:
             await ws.send_str(json.dumps({"type": kind, "data": data}))
 
     async def finish(prompt_id: str, sid: str) -> None:
+        if work_s:
+            await asyncio.sleep(work_s)
         history[prompt_id] = {
             "outputs": {
                 "2": {"images": [{"filename": f"{prompt_id}.png", "subfolder": "", "type": "output"}]}
@@ -116,11 +125,11 @@ def serve(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-def start_fake_server() -> tuple[subprocess.Popen, str]:
+def start_fake_server(work_ms: float = 0.0) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--work-ms", str(work_ms)])
     url = f"http://127.0.0.1:{port}"
     import requests
 
@@ -153,10 +162,11 @@ class DoneTimes:
             self.times.append(time.perf_counter())
 
 
-def one_batch(url: str, items: int, scratch: Path) -> tuple[float, float]:
+def one_batch(url: str | list[str], items: int, scratch: Path, engine: str = "plain") -> tuple[float, float]:
     """(wall seconds per image, steady-state seconds between finished images) for `items` images."""
     from PIL import Image
     from svd_suite_client.batch import run_batch
+    from svd_suite_client.ray_engine import run_batch_on_ray
 
     images = scratch / f"images-{items}"
     images.mkdir()
@@ -168,7 +178,13 @@ def one_batch(url: str, items: int, scratch: Path) -> tuple[float, float]:
     workflow.write_text(json.dumps(WORKFLOW))
     reporter = DoneTimes()
     started = time.perf_counter()
-    summary = run_batch(str(workflow), images, scratch / f"out-{items}", [url], reporter, timeout=60)
+    urls = [url] if isinstance(url, str) else url
+    if engine == "ray":
+        summary = run_batch_on_ray(
+            str(workflow), images, scratch / f"out-{items}", urls, reporter, dashboard=False, timeout=60
+        )
+    else:
+        summary = run_batch(str(workflow), images, scratch / f"out-{items}", urls, reporter, timeout=60)
     wall = time.perf_counter() - started
     assert (summary.done, summary.failed) == (items, 0), summary
     steady = (reporter.times[-1] - reporter.times[0]) / (len(reporter.times) - 1)
@@ -207,6 +223,46 @@ def record_costs(sizes: list[int], scratch: Path) -> list[tuple[int, float, floa
     return rows
 
 
+def ray_against_plain(items: int, rounds: int, work_ms: float) -> None:
+    """The --ray table: the same servers, the same images, the plain engine and Ray's."""
+    import os
+
+    # Ray's worker processes import svd_suite_client from this checkout too.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO / "client"), os.environ.get("PYTHONPATH")])
+    )
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    servers = [start_fake_server(work_ms) for _ in range(2)]
+    urls = [url for _, url in servers]
+    results: dict[str, list[tuple[float, float]]] = {"plain": [], "ray": []}
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-batch-ray-") as scratch:
+            root = Path(scratch)
+            (root / "warm-up").mkdir()
+            one_batch(urls, 20, root / "warm-up")
+            for r in range(rounds):
+                for engine in ("plain", "ray"):  # interleaved: both see the same machine load
+                    folder = root / f"{engine}-{r}"
+                    folder.mkdir()
+                    results[engine].append(one_batch(urls, items, folder, engine))
+    finally:
+        for process, _ in servers:
+            process.terminate()
+            process.wait(10)
+    wall = {e: statistics.median(w for w, _ in runs) for e, runs in results.items()}
+    steady = {e: statistics.median(s for _, s in runs) for e, runs in results.items()}
+    print(
+        f"| {items} images, 2 servers, {work_ms:g} ms per prompt | wall / image | steady interval / image |"
+    )
+    print("|---|---|---|")
+    for engine in ("plain", "ray"):
+        print(f"| {engine} | {fmt(wall[engine])} | {fmt(steady[engine])} |")
+    print(
+        f"| ratio ray / plain (goal ≤ 1.2) | {wall['ray'] / wall['plain']:.3f} "
+        f"| {steady['ray'] / steady['plain']:.3f} |"
+    )
+
+
 def fmt(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
 
@@ -216,9 +272,15 @@ def main() -> None:
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--items", default="100,10000", help="batch sizes, comma-separated")
     parser.add_argument("--rounds", type=int, default=3, help="runs per size (median)")
+    parser.add_argument("--ray", action="store_true", help="compare --engine ray with the plain engine")
+    parser.add_argument("--ray-items", type=int, default=200, help="images per batch with --ray")
+    parser.add_argument("--work-ms", type=float, default=0.0, help="fake prompt time, milliseconds")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.work_ms / 1000)
+        return
+    if args.ray:
+        ray_against_plain(args.ray_items, args.rounds, args.work_ms)
         return
     sizes = [int(n) for n in args.items.split(",")]
     process, url = start_fake_server()

@@ -1,10 +1,13 @@
 """`svd-suite batch`: a folder of images through one workflow on one or several servers.
 
-Each server gets its own client and worker thread running one prompt at a time; the next image
-goes to the idle worker whose server reports the shortest /queue. The manifest (manifest.py, an
-append-only journal in the output folder) records each finished image in O(1), so `--resume`
-skips them, also after a kill. Before any image runs, the workflow and `--set`s are checked once
-against a server's /object_info: a typo fails the batch at once, not every image.
+Each server gets its own worker thread running one prompt at a time; the next image goes to the
+idle worker whose server reports the shortest /queue. A worker is anything that turns an image
+into output files in a staging folder: `Worker` drives a server from this process (its own
+client); the Ray engine's `RayWorker` (ray_engine.py) asks a Ray actor on some node instead.
+The manifest (manifest.py, an append-only journal in the output folder) records each finished
+image in O(1), so `--resume` skips them, also after a kill. Before any image runs, the workflow
+and `--set`s are checked once against a server's /object_info: a typo fails the batch at once,
+not every image.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import queue
 import shutil
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +40,54 @@ def list_images(folder: Path) -> list[Path]:
 
 @dataclass
 class Worker:
+    """One server driven from this process: its client, and the image handed to it."""
+
     client: ComfyClient
     inbox: queue.Queue = field(default_factory=queue.Queue)
     busy: bool = False
     retired: bool = False
     object_info: dict | None = None
+
+    @property
+    def label(self) -> str:
+        return self.client.display_base
+
+    def check(self, workflow: str, assignments: tuple[str, ...]) -> None:
+        """Load the workflow and apply the `--set`s against this server's /object_info
+        (WorkflowError / ValidationFailed; ServerGone when it does not answer)."""
+        self.object_info = self.client.object_info()
+        prompt = load_workflow(workflow, self.object_info)
+        image_loader(prompt)
+        apply_assignments(prompt, list(assignments), self.object_info)
+        check(coerce(prompt, self.object_info), self.object_info)
+
+    def produce(self, batch: _Batch, image: Path, staging: Path) -> tuple[list[Path], dict[str, Any]]:
+        """Run one image; its outputs land in `staging`. Returns them and the journal entry."""
+        if self.object_info is None:
+            self.object_info = self.client.object_info()
+        prepared = prepare_prompt(
+            self.client, batch.workflow, image, batch.assignments, object_info=self.object_info
+        )
+        result, files = run_to_files(
+            self.client, prepared.prompt, staging, batch.reporter, batch.timeout, label=image.name
+        )
+        return files, {"server": self.client.display_base, "prompt_id": result.prompt_id}
+
+    def still_serving(self) -> bool:
+        return self.client.wait_for_server(self.client.reconnect_budget)
+
+    def queue_length(self) -> int:
+        try:
+            return self.client.queue_length()
+        except ComfyClientError:
+            return 1 << 30
+
+    def cancel(self) -> None:
+        for prompt_id in self.client.pending_prompts():
+            cancel(self.client, prompt_id)
+
+    def close(self) -> None:
+        self.client.close()
 
 
 @dataclass
@@ -49,6 +96,7 @@ class BatchSummary:
     skipped: int = 0
     failed: int = 0
     per_server: dict[str, int] = field(default_factory=dict)
+    per_node: dict[str, int] = field(default_factory=dict)  # the Ray engine: images per node
     left: int = 0  # not run because no server was left (a later --resume runs them)
 
 
@@ -64,8 +112,27 @@ def run_batch(
     client_options: dict[str, Any] | None = None,
 ) -> BatchSummary:
     """Run every image of `images_dir` through `workflow`; returns counts (done/skipped/failed/left)."""
-    images = list_images(images_dir)
-    manifest = Manifest(out_dir, str(workflow), resume)
+    workers = [Worker(ComfyClient(url, **(client_options or {}))) for url in dict.fromkeys(servers)]
+    return run_workers(workers, workflow, images_dir, out_dir, reporter, resume, assignments, timeout)
+
+
+def run_workers(
+    workers: list,
+    workflow: str,
+    images_dir: Path,
+    out_dir: Path,
+    reporter: Reporter,
+    resume: bool = False,
+    assignments: tuple[str, ...] = (),
+    timeout: float = 3600.0,
+) -> BatchSummary:
+    """The batch itself, on any workers (see the module docstring); closes them at the end."""
+    try:
+        images = list_images(images_dir)
+        manifest = Manifest(out_dir, str(workflow), resume)
+    except BaseException:
+        close_all(workers)
+        raise
     try:
         summary = BatchSummary()
         todo = []
@@ -78,34 +145,35 @@ def run_batch(
             reporter.message(
                 f"{len(manifest.recognised)} image(s) finished before the last run stopped; recorded as done"
             )
-        workers = [Worker(ComfyClient(url, **(client_options or {}))) for url in dict.fromkeys(servers)]
         try:
             if todo:
                 _check_before_running(workers, workflow, assignments)
                 _Batch(workflow, assignments, timeout, manifest, reporter, summary, workers).run(todo)
         finally:
-            for worker in workers:
-                worker.client.close()
+            close_all(workers)
         manifest.write_summary()
         return summary
     finally:
         manifest.close()
 
 
-def _check_before_running(workers: list[Worker], workflow: str, assignments: tuple[str, ...]) -> None:
-    """Load the workflow and apply the `--set`s once with the first server that answers
+def close_all(workers: list) -> None:
+    """Close every worker at once: a launched server takes seconds to stop, so not one by one."""
+    if workers:
+        with ThreadPoolExecutor(len(workers)) as pool:
+            list(pool.map(lambda worker: worker.close(), workers))
+
+
+def _check_before_running(workers: list, workflow: str, assignments: tuple[str, ...]) -> None:
+    """Check the workflow and the `--set`s once with the first server that answers
     (WorkflowError / ValidationFailed before any image runs); ServerGone when none answers."""
     unreachable = []
     for worker in workers:
         try:
-            worker.object_info = worker.client.object_info()
+            worker.check(workflow, assignments)
         except ServerGone as exc:
             unreachable.append(str(exc))
             continue
-        prompt = load_workflow(workflow, worker.object_info)
-        image_loader(prompt)
-        apply_assignments(prompt, list(assignments), worker.object_info)
-        check(coerce(prompt, worker.object_info), worker.object_info)
         return
     raise ServerGone("no server answered, nothing was run: " + "; ".join(unreachable))
 
@@ -137,8 +205,7 @@ class _Batch:
             self._dispatch()
         except KeyboardInterrupt:
             for worker in self.workers:
-                for prompt_id in worker.client.pending_prompts():
-                    cancel(worker.client, prompt_id)
+                worker.cancel()
             raise
         finally:
             for worker in self.workers:
@@ -161,7 +228,7 @@ class _Batch:
                         break
                     self.idle.wait(1.0)
             # One free server leaves nothing to choose: no /queue request per image then.
-            chosen = free[0] if len(free) == 1 else min(free, key=_queue_length)
+            chosen = free[0] if len(free) == 1 else min(free, key=lambda w: w.queue_length())
             try:
                 image = self.pending.get_nowait()
             except queue.Empty:
@@ -185,28 +252,19 @@ class _Batch:
                 return
 
     def _run_one(self, worker: Worker, image: Path) -> None:
-        client = worker.client
         staging = None
         try:
-            if worker.object_info is None:
-                worker.object_info = client.object_info()
-            prepared = prepare_prompt(
-                client, self.workflow, image, self.assignments, object_info=worker.object_info
-            )
             staging = self.manifest.staging_dir()
-            result, files = run_to_files(
-                client, prepared.prompt, staging, self.reporter, self.timeout, label=image.name
-            )
-            entry = {"server": client.display_base, "prompt_id": result.prompt_id}
+            files, entry = worker.produce(self, image, staging)
             outputs = self.manifest.commit(image.name, staging, files, entry)
+            server, node = entry["server"], entry.get("node")
             with self.idle:
                 self.summary.done += 1
-                self.summary.per_server[client.display_base] = (
-                    self.summary.per_server.get(client.display_base, 0) + 1
-                )
-            self.reporter.message(
-                f"done {image.name} on {client.display_base}: {', '.join(map(str, outputs))}"
-            )
+                self.summary.per_server[server] = self.summary.per_server.get(server, 0) + 1
+                if node:
+                    self.summary.per_node[node] = self.summary.per_node.get(node, 0) + 1
+            where = f"{server} on node {node}" if node else server
+            self.reporter.message(f"done {image.name} on {where}: {', '.join(map(str, outputs))}")
         except ServerGone as exc:
             self._server_lost(worker, image, exc)
         except (ComfyClientError, ValueError, OSError) as exc:
@@ -224,9 +282,8 @@ class _Batch:
     def _server_lost(self, worker: Worker, image: Path, error: ServerGone) -> None:
         """A connection failed mid-image. A server that still answers keeps working (the image
         is tried again, up to MAX_ATTEMPTS); one that stays silent for the budget is retired."""
-        client = worker.client
         tries = self.attempts[image.name] = self.attempts.get(image.name, 0) + 1
-        if client.wait_for_server(client.reconnect_budget):
+        if worker.still_serving():
             if tries >= MAX_ATTEMPTS:
                 self._failed(image, f"{error} (tried {tries} times)")
             else:
@@ -239,26 +296,21 @@ class _Batch:
             left = self.pending.qsize()
         if others:
             self.reporter.message(
-                f"server {client.display_base} is gone ({error}); {image.name} and the rest go to "
+                f"server {worker.label} is gone ({error}); {image.name} and the rest go to "
                 f"the {len(others)} other server(s)"
             )
         else:
             self.reporter.message(
-                f"server {client.display_base} is gone ({error}); it was the last server, so {left} "
+                f"server {worker.label} is gone ({error}); it was the last server, so {left} "
                 "image(s) were not run. When a server answers again, run the same command with "
                 "--resume: finished images are kept and only the rest run"
             )
-
-
-def _queue_length(worker: Worker) -> int:
-    try:
-        return worker.client.queue_length()
-    except ComfyClientError:
-        return 1 << 30
 
 
 def summary_text(summary: BatchSummary) -> str:
     text = f"done {summary.done}, skipped {summary.skipped}, failed {summary.failed}"
     if summary.left:
         text += f", not run {summary.left} (no server left; rerun with --resume)"
+    if summary.per_node:
+        text += "; by node: " + ", ".join(f"{node} {n}" for node, n in sorted(summary.per_node.items()))
     return text

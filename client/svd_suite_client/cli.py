@@ -1,15 +1,17 @@
 """`svd-suite` command line: run, batch and img2vid.
 
-Exit codes: 0 success; 1 a node failed while running; 2 bad usage or workflow; 3 the server (or
+Exit codes: 0 success; 1 a node failed while running; 2 bad usage or workflow (also `--engine
+ray` without Ray installed, a `--launch` folder that does not exist); 3 the server (or
 client-side validation) rejected the graph; 4 server unreachable or gone (a batch: every server
-went away, rerun with --resume); 5 timeout; 6 a batch finished with failures; 8 interrupted on
-the server; 130 Ctrl-C.
+went away, rerun with --resume; `--ray-address` that does not answer); 5 timeout; 6 a batch
+finished with failures; 8 interrupted on the server; 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from .bundled import bundled_names, bundled_workflow, resolve_workflow
 from .client import ComfyClient
 from .errors import (
     ComfyClientError,
+    EngineMissing,
     ExecutionFailed,
     Interrupted,
     PromptRejected,
@@ -30,10 +33,12 @@ from .errors import (
 )
 from .img2vid import ENGINES, add_img2vid_arguments, run_img2vid
 from .jobs import prepare_prompt, run_to_files
+from .launch import LaunchSpec
 from .progress import make_reporter
 
 EXIT_CODES = [
     (ExecutionFailed, 1),
+    (EngineMissing, 2),
     (ValidationFailed, 3),
     (WorkflowError, 2),
     (PromptRejected, 3),
@@ -101,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.input=VALUE")
     common(batch, many_servers=True)
+    add_ray_arguments(batch)
 
     img2vid = commands.add_parser("img2vid", help="turn one image into a video with the bundled workflows")
     img2vid.add_argument("image", help="the start frame (png, jpg, webp, ...)")
@@ -134,19 +140,119 @@ def cmd_run(args: argparse.Namespace, reporter) -> int:
     return 0
 
 
-def cmd_batch(args: argparse.Namespace, reporter) -> int:
-    servers = args.server or [default_server()]
-    summary = run_batch(
+def add_ray_arguments(batch: argparse.ArgumentParser) -> None:
+    ray = batch.add_argument_group("Ray engine (docs/client.md, 'Running on a cluster')")
+    ray.add_argument(
+        "--engine",
+        choices=("plain", "ray"),
+        default="plain",
+        help="plain: drive the --server URLs from this process; ray: one Ray actor per server "
+        'on a local Ray or a cluster (pip install "svd-suite-client[ray]")',
+    )
+    ray.add_argument(
+        "--ray-address", help="join this Ray cluster (auto, HOST:PORT, ray://HOST:PORT); default: a local Ray"
+    )
+    ray.add_argument(
+        "--launch", metavar="COMFYUI_DIR", help="start ComfyUI from this folder (on every node) for the batch"
+    )
+    ray.add_argument(
+        "--gpus-per-server",
+        type=float,
+        help="with --launch: GPUs per ComfyUI; one server per such share of the cluster",
+    )
+    ray.add_argument(
+        "--cpu-servers",
+        type=int,
+        help="with --launch: start this many CPU-only servers (add --comfyui-args=--cpu)",
+    )
+    ray.add_argument(
+        "--comfyui-python", help="with --launch: the Python that runs ComfyUI (default: the actor's own)"
+    )
+    ray.add_argument(
+        "--comfyui-args",
+        default="",
+        help="with --launch: extra ComfyUI arguments as one string, written with '=': "
+        "--comfyui-args=--cpu, or '--comfyui-args=--cpu --base-directory DIR'",
+    )
+    ray.add_argument(
+        "--launch-dir",
+        help="with --launch: where each server keeps its output and comfyui.log on its node "
+        "(default: $TMPDIR/svd-suite-ray)",
+    )
+    ray.add_argument(
+        "--launch-timeout",
+        type=float,
+        default=300.0,
+        help="with --launch: seconds to wait for ComfyUI to answer",
+    )
+    ray.add_argument(
+        "--no-ray-dashboard", action="store_true", help="a local Ray without its dashboard (starts faster)"
+    )
+
+
+def check_engine_arguments(args: argparse.Namespace) -> None:
+    """Ray options make sense only together: say which is missing or out of place."""
+    ray_only = ("ray_address", "launch", "gpus_per_server", "cpu_servers", "comfyui_python")
+    given = [name for name in ray_only if getattr(args, name) is not None]
+    if args.engine != "ray" and given:
+        raise ValueError(f"--{given[0].replace('_', '-')} needs --engine ray")
+    if args.launch is None and (args.gpus_per_server or args.cpu_servers or args.comfyui_python):
+        raise ValueError("--gpus-per-server, --cpu-servers and --comfyui-python go with --launch COMFYUI_DIR")
+    if args.launch is not None and (args.gpus_per_server is None) == (args.cpu_servers is None):
+        raise ValueError("--launch needs exactly one of --gpus-per-server N or --cpu-servers N")
+    if args.cpu_servers is not None and args.cpu_servers < 1:
+        raise ValueError(f"--cpu-servers {args.cpu_servers}: must be at least 1")
+    if args.gpus_per_server is not None and args.gpus_per_server <= 0:
+        raise ValueError(f"--gpus-per-server {args.gpus_per_server:g}: must be more than 0")
+
+
+def batch_on_ray(args: argparse.Namespace, reporter):
+    from .ray_engine import run_batch_on_ray  # imports no Ray yet; it says so if Ray is missing
+
+    spec = None
+    if args.launch:
+        spec = LaunchSpec(
+            comfyui_dir=str(Path(args.launch).expanduser().absolute()),
+            python=args.comfyui_python,
+            extra_args=tuple(shlex.split(args.comfyui_args)),
+            startup_timeout=args.launch_timeout,
+            run_root=args.launch_dir,
+        )
+    servers = args.server or ([] if spec else [default_server()])
+    return run_batch_on_ray(
         args.workflow,
         Path(args.images),
         Path(args.out),
         servers,
         reporter,
+        address=args.ray_address,
+        launch=spec,
+        gpus_per_server=args.gpus_per_server,
+        cpu_servers=args.cpu_servers,
+        dashboard=not args.no_ray_dashboard,
         resume=args.resume,
         assignments=tuple(args.sets),
         timeout=args.timeout,
         client_options=client_options(args),
     )
+
+
+def cmd_batch(args: argparse.Namespace, reporter) -> int:
+    check_engine_arguments(args)
+    if args.engine == "ray":
+        summary = batch_on_ray(args, reporter)
+    else:
+        summary = run_batch(
+            args.workflow,
+            Path(args.images),
+            Path(args.out),
+            args.server or [default_server()],
+            reporter,
+            resume=args.resume,
+            assignments=tuple(args.sets),
+            timeout=args.timeout,
+            client_options=client_options(args),
+        )
     status = "incomplete" if summary.left else "failed" if summary.failed else "success"
     reporter.summary(
         {
@@ -156,6 +262,7 @@ def cmd_batch(args: argparse.Namespace, reporter) -> int:
             "failed": summary.failed,
             "not_run": summary.left,
             "per_server": summary.per_server,
+            **({"per_node": summary.per_node} if summary.per_node else {}),
         }
     )
     if not args.json:

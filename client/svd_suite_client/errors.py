@@ -73,6 +73,10 @@ class ServerGone(ComfyClientError):
     """The server stopped answering (connection refused/reset, websocket lost for good)."""
 
 
+class EngineMissing(ComfyClientError):
+    """An optional engine (`--engine ray`) whose package is not installed; the message says how."""
+
+
 class Timeout(ComfyClientError, TimeoutError):
     """A bounded wait ran out before the prompt finished."""
 
