@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from support.comfyui import OLDEST, comfyui_install, prepare_base, start_comfyui
+
+from dev.comfyui import OLDEST, comfyui_install, prepare_base, start_comfyui
 
 pytest.importorskip("ray")
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
