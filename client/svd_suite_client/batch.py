@@ -1,7 +1,9 @@
 """`svd-suite batch`: a folder of images through one workflow on one or several servers.
 
 Each server gets its own worker thread running one prompt at a time; the next image goes to the
-idle worker whose server reports the shortest /queue. A worker is anything that turns an image
+idle worker whose server reports the shortest /queue. A worker may take `depth` images at once:
+the Ray engine's keeps one call queued behind the running one, so its actor starts the next image
+without waiting for a round trip (the actor still runs one prompt at a time). A worker is anything that turns an image
 into output files in a staging folder: `Worker` drives a server from this process (its own
 client); the Ray engine's `RayWorker` (ray_engine.py) asks a Ray actor on some node instead.
 The manifest (manifest.py, an append-only journal in the output folder) records each finished
@@ -44,9 +46,10 @@ class Worker:
 
     client: ComfyClient
     inbox: queue.Queue = field(default_factory=queue.Queue)
-    busy: bool = False
+    in_hand: int = 0  # images handed to this worker and not yet settled (at most `depth`)
     retired: bool = False
     object_info: dict | None = None
+    depth = 1  # one image at a time: it runs in this process, nothing to hide
 
     @property
     def label(self) -> str:
@@ -61,7 +64,12 @@ class Worker:
         apply_assignments(prompt, list(assignments), self.object_info)
         check(coerce(prompt, self.object_info), self.object_info)
 
-    def produce(self, batch: _Batch, image: Path, staging: Path) -> tuple[list[Path], dict[str, Any]]:
+    def start(self, batch: _Batch, image: Path) -> None:
+        """Called when the image is handed over; this worker does its work in `produce`."""
+
+    def produce(
+        self, batch: _Batch, image: Path, staging: Path, started: None = None
+    ) -> tuple[list[Path], dict[str, Any]]:
         """Run one image; its outputs land in `staging`. Returns them and the journal entry."""
         if self.object_info is None:
             self.object_info = self.client.object_info()
@@ -223,39 +231,60 @@ class _Batch:
                     live = [w for w in self.workers if not w.retired]
                     if settled >= self.total or not live:
                         return
-                    free = [w for w in live if not w.busy]
+                    free = [w for w in live if w.in_hand < w.depth]
                     if free and not self.pending.empty():
                         break
                     self.idle.wait(1.0)
-            # One free server leaves nothing to choose: no /queue request per image then.
+            # The emptiest workers first; one of them leaves nothing to choose (no /queue request).
+            least = min(w.in_hand for w in free)
+            free = [w for w in free if w.in_hand == least]
             chosen = free[0] if len(free) == 1 else min(free, key=lambda w: w.queue_length())
             try:
                 image = self.pending.get_nowait()
             except queue.Empty:
                 continue
             with self.idle:
-                chosen.busy = True
-            chosen.inbox.put(image)
+                if chosen.retired:  # retired while we chose: the image waits for another
+                    self.pending.put(image)
+                    continue
+                chosen.in_hand += 1
+                chosen.inbox.put((image, chosen.start(self, image)))
 
     def _work(self, worker: Worker) -> None:
         while True:
-            image = worker.inbox.get()
-            if image is None:
+            item = worker.inbox.get()
+            if item is None:
                 return
+            image, started = item
             try:
-                self._run_one(worker, image)
+                self._run_one(worker, image, started)
             finally:
                 with self.idle:
-                    worker.busy = False
+                    worker.in_hand -= 1
                     self.idle.notify_all()
             if worker.retired:
+                self._hand_back(worker)
                 return
 
-    def _run_one(self, worker: Worker, image: Path) -> None:
+    def _hand_back(self, worker: Worker) -> None:
+        """A retired worker's images not yet run go back to the others (under the lock: no
+        image is handed to it after this)."""
+        with self.idle:
+            while True:
+                try:
+                    item = worker.inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    worker.in_hand -= 1
+                    self.pending.put(item[0])
+            self.idle.notify_all()
+
+    def _run_one(self, worker: Worker, image: Path, started: Any = None) -> None:
         staging = None
         try:
             staging = self.manifest.staging_dir()
-            files, entry = worker.produce(self, image, staging)
+            files, entry = worker.produce(self, image, staging, started)
             outputs = self.manifest.commit(image.name, staging, files, entry)
             server, node = entry["server"], entry.get("node")
             with self.idle:

@@ -10,9 +10,13 @@ Failures are Ray's to handle: when the launched ComfyUI dies, the actor ends its
 (`os._exit`), so Ray restarts it (max_restarts: a fresh ComfyUI, on this or another node) and
 runs the interrupted call again (max_task_retries). A node that disappears is the same to Ray.
 
-Progress: the events of the running image wait in the actor until the submitting side takes
-them (`take_events`, answered while `run_image` runs: the actor has two threads), so the
-progress bar moves as it does without Ray; what is left comes back with the result.
+One prompt at a time: the submitting side keeps the next image's call queued behind the running
+one (ray_engine.CALLS_PER_ACTOR), and the actor has threads for them, so `run_image` holds a lock
+while it runs: the queued call waits for it, then starts at once, without a round trip.
+
+Progress: the events of the running image wait in the actor, with the image's name, until the
+submitting side takes them (`take_events`, answered on another thread while `run_image` runs),
+so the progress bar moves as it does without Ray; what is left comes back with the result.
 
 Errors of a run come back as plain data, not as raised exceptions: our error classes take
 structured arguments and do not survive pickling; `ray_engine` rebuilds them by name.
@@ -47,7 +51,7 @@ class _Recorder(Reporter):
 
     def event(self, event, label: str = "") -> None:
         with self.lock:
-            self.events.append(event)
+            self.events.append((label, event))
 
     def take(self) -> list[Any]:
         with self.lock:
@@ -92,6 +96,7 @@ class ComfyUIServerActor:
         self.object_info: dict | None = None
         self.startup_error: dict[str, Any] | None = None
         self.recorder = _Recorder()
+        self.one_prompt = threading.Lock()  # one prompt in flight on this server
         try:
             if spec is not None:
                 self.launched = launch(spec, run_id)
@@ -128,6 +133,12 @@ class ComfyUIServerActor:
     ) -> dict[str, Any]:
         """Run one image; {"files": [(name, bytes)], "prompt_id", "server", "node", "events"} or
         {"error": ...}. A launched server found dead ends this actor (Ray restarts and retries)."""
+        with self.one_prompt:
+            return self._run_image(name, data, workflow, assignments, timeout)
+
+    def _run_image(
+        self, name: str, data: bytes, workflow: dict, assignments: tuple[str, ...], timeout: float
+    ) -> dict[str, Any]:
         self.recorder.take()  # what a failed run before left behind is not this image's
         try:
             self._require_server()
@@ -159,7 +170,7 @@ class ComfyUIServerActor:
             return {"error": error_data(exc)}
 
     def take_events(self) -> list[Any]:
-        """The running image's events since the last call (the progress bar's feed)."""
+        """The running image's (name, event)s since the last call (the progress bar's feed)."""
         return self.recorder.take()
 
     def still_serving(self) -> bool:

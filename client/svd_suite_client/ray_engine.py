@@ -4,7 +4,9 @@ Ray (the optional extra, `pip install "svd-suite-client[ray]"`) places the actor
 `--server` URL, or one per launched ComfyUI (`--launch`, each on a node with the CPUs or GPUs it
 asks for). The batch itself is batch.py's: one image in flight per server, the same journal,
 atomic placement, `--resume`, progress and summary; a `RayWorker` is just another way to get an
-image's output files. Ray handles failure: an actor whose process or node dies is restarted
+image's output files. It holds two images (batch.py's `depth`): the call for the next one is
+queued on the actor while the current one runs, so the actor goes from one prompt to the next
+without waiting for a round trip to this process (it still runs one prompt at a time). Ray handles failure: an actor whose process or node dies is restarted
 (max_restarts) and its call run again (max_task_retries); we write no retry loop. Only when Ray
 gives an actor up does batch.py move that actor's image to the others, as it does for a server
 that went away.
@@ -40,6 +42,10 @@ LOCAL_OBJECT_STORE_BYTES = 512 * 1024 * 1024  # outputs in flight: one image's f
 ADDRESS_CHECK_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 30.0
 PROGRESS_POLL_S = 0.5  # while an image runs longer than this, its events are fetched this often
+CALLS_PER_ACTOR = 2  # the running image and the next one, queued behind it on the actor
+# Actor threads: the queued calls (one runs, one waits for it), take_events, and queue_length or
+# still_serving, answered at once while an image runs.
+ACTOR_THREADS = CALLS_PER_ACTOR + 2
 READY_MARGIN_S = 120.0  # placing an actor (and, without --launch, its first answer) beyond startup
 # Errors that come back from an actor as data (ray_actor.error_data), rebuilt here by name so
 # batch.py and the CLI treat them as they treat the plain engine's.
@@ -112,7 +118,8 @@ class RayWorker:
         self.label = name
         self.workflow = workflow
         self.inbox: queue.Queue = queue.Queue()
-        self.busy = False
+        self.in_hand = 0
+        self.depth = CALLS_PER_ACTOR
         self.retired = False
 
     def _call(self, method: str, *args, timeout: float | None = None):
@@ -129,22 +136,29 @@ class RayWorker:
         if error:
             raise rebuild_error(error)
 
-    def produce(self, batch, image: Path, staging: Path) -> tuple[list[Path], dict[str, Any]]:
-        running = self.actor.run_image.remote(
+    def start(self, batch, image: Path):
+        """Queue the image's call on the actor now (batch.py hands it over while the previous
+        one may still run); `produce` collects it."""
+        return self.actor.run_image.remote(
             image.name, image.read_bytes(), self.workflow, batch.assignments, batch.timeout
         )
-        # Bounded by the actor: its run ends within `timeout`, and Ray's restarts are counted.
-        while not self.ray.wait([running], timeout=PROGRESS_POLL_S)[0]:
-            for event in self._events_so_far():
-                batch.reporter.event(event, image.name)
-        try:
-            answer = self.ray.get(running)
-        except self.ray.exceptions.RayActorError as exc:
-            raise ServerGone(f"Ray actor {self.label} is gone: {str(exc).splitlines()[0]}") from None
+
+    def produce(self, batch, image: Path, staging: Path, running) -> tuple[list[Path], dict[str, Any]]:
+        # Bounded by the actor: each run ends within `timeout` (this one may first wait for the
+        # one before it), and Ray's restarts are counted.
+        while True:
+            try:
+                answer = self.ray.get(running, timeout=PROGRESS_POLL_S)
+                break
+            except self.ray.exceptions.GetTimeoutError:
+                for label, event in self._events_so_far():
+                    batch.reporter.event(event, label)
+            except self.ray.exceptions.RayActorError as exc:
+                raise ServerGone(f"Ray actor {self.label} is gone: {str(exc).splitlines()[0]}") from None
         if "error" in answer:
             raise rebuild_error(answer["error"])
-        for event in answer["events"]:
-            batch.reporter.event(event, image.name)
+        for label, event in answer["events"]:
+            batch.reporter.event(event, label)
         files = []
         for name, data in answer["files"]:
             path = staging / name
@@ -153,7 +167,7 @@ class RayWorker:
         return files, {"server": answer["server"], "node": answer["node"], "prompt_id": answer["prompt_id"]}
 
     def _events_so_far(self) -> list:
-        """Progress of the running image; nothing while its actor is being restarted (not retried:
+        """Progress of the running image(s), as (image name, event); nothing while its actor is being restarted (not retried:
         the next poll asks again)."""
         try:
             ref = self.actor.take_events.options(max_task_retries=0).remote()
@@ -216,7 +230,7 @@ def start_workers(
         actor = remote.options(
             max_restarts=MAX_RESTARTS,
             max_task_retries=MAX_TASK_RETRIES,
-            max_concurrency=2,  # take_events is answered while run_image runs
+            max_concurrency=ACTOR_THREADS,
             scheduling_strategy="SPREAD",
             **needs,
         ).remote(url, launch_spec, run_id, client_options)
