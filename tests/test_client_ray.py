@@ -15,7 +15,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -299,6 +301,52 @@ def test_server_urls_under_ray_give_the_same_outputs_as_without_ray(tmp_path, ra
             for name, entry in manifest["done"].items()
         }
     assert len(outputs["ray"]) == 4 and outputs["ray"] == outputs["plain"]
+
+
+@pytest.mark.timeout(TEST_TIMEOUT_S)
+def test_an_actor_with_its_next_call_queued_still_sends_one_prompt_at_a_time(
+    tmp_path, plain_server, monkeypatch
+):
+    """The engine keeps the next image's call queued behind the running one, and the actor has
+    threads for both: the server must still get one prompt at a time, and each image's events
+    must come back with it (no Ray needed: the actor's own code, two calls at once)."""
+    from svd_suite_client.client import ComfyClient
+    from svd_suite_client.ray_actor import ComfyUIServerActor
+    from svd_suite_client.ray_engine import CALLS_PER_ACTOR
+
+    counting = threading.Lock()
+    in_flight = [0, 0]  # now, most
+    real_queue, real_wait = ComfyClient.queue, ComfyClient.wait
+
+    def queue(self, *args, **kwargs):
+        with counting:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+        return real_queue(self, *args, **kwargs)
+
+    def wait(self, *args, **kwargs):
+        try:
+            return real_wait(self, *args, **kwargs)
+        finally:
+            with counting:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(ComfyClient, "queue", queue)
+    monkeypatch.setattr(ComfyClient, "wait", wait)
+    actor = ComfyUIServerActor(plain_server.url, None, "test", {})
+    workflow = json.loads(write_workflow(tmp_path, blurs=3).read_text())
+    images = sorted(write_inputs(tmp_path / "images", count=4, size=64).iterdir())
+    try:
+        with ThreadPoolExecutor(CALLS_PER_ACTOR) as pool:
+            answers = list(
+                pool.map(lambda p: actor.run_image(p.name, p.read_bytes(), workflow, (), 120), images)
+            )
+    finally:
+        actor.stop()
+    assert [sorted(answer) for answer in answers] == [["events", "files", "node", "prompt_id", "server"]] * 4
+    assert in_flight == [0, 1]
+    for image, answer in zip(images, answers, strict=True):
+        assert answer["events"] and {label for label, _ in answer["events"]} == {image.name}
 
 
 @pytest.mark.timeout(TEST_TIMEOUT_S)

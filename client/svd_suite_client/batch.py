@@ -1,10 +1,10 @@
 """`svd-suite batch`: a folder of images through one workflow on one or several servers.
 
 Each server gets its own worker thread running one prompt at a time; the next image goes to the
-idle worker whose server reports the shortest /queue. A worker may take `depth` images at once:
-the Ray engine's keeps one call queued behind the running one, so its actor starts the next image
-without waiting for a round trip (the actor still runs one prompt at a time). A worker is anything that turns an image
-into output files in a staging folder: `Worker` drives a server from this process (its own
+idle worker whose server reports the shortest /queue. A worker may hold `depth` images: the Ray
+engine's keeps one call queued behind the running one, so its actor starts the next image without
+a round trip (it still runs one prompt at a time). A worker is anything that turns an image into
+output files in a staging folder: `Worker` drives a server from this process (its own
 client); the Ray engine's `RayWorker` (ray_engine.py) asks a Ray actor on some node instead.
 The manifest (manifest.py, an append-only journal in the output folder) records each finished
 image in O(1), so `--resume` skips them, also after a kill. Before any image runs, the workflow

@@ -6,10 +6,11 @@ asks for). The batch itself is batch.py's: one image in flight per server, the s
 atomic placement, `--resume`, progress and summary; a `RayWorker` is just another way to get an
 image's output files. It holds two images (batch.py's `depth`): the call for the next one is
 queued on the actor while the current one runs, so the actor goes from one prompt to the next
-without waiting for a round trip to this process (it still runs one prompt at a time). Ray handles failure: an actor whose process or node dies is restarted
-(max_restarts) and its call run again (max_task_retries); we write no retry loop. Only when Ray
-gives an actor up does batch.py move that actor's image to the others, as it does for a server
-that went away.
+without waiting for a round trip to this process (it still runs one prompt at a time).
+
+Ray handles failure: an actor whose process or node dies is restarted (max_restarts) and its
+calls run again (max_task_retries); we write no retry loop. Only when Ray gives an actor up does
+batch.py move that actor's images to the others, as it does for a server that went away.
 
 Ray is imported here, lazily, and nowhere else on the submitting side: without the extra,
 `svd-suite` works as before and `--engine ray` says how to install it.
@@ -138,12 +139,16 @@ class RayWorker:
 
     def start(self, batch, image: Path):
         """Queue the image's call on the actor now (batch.py hands it over while the previous
-        one may still run); `produce` collects it."""
-        return self.actor.run_image.remote(
-            image.name, image.read_bytes(), self.workflow, batch.assignments, batch.timeout
-        )
+        one may still run); `produce` collects it. An unreadable image fails in `produce`."""
+        try:
+            data = image.read_bytes()
+        except OSError as exc:
+            return exc
+        return self.actor.run_image.remote(image.name, data, self.workflow, batch.assignments, batch.timeout)
 
     def produce(self, batch, image: Path, staging: Path, running) -> tuple[list[Path], dict[str, Any]]:
+        if isinstance(running, OSError):
+            raise running
         # Bounded by the actor: each run ends within `timeout` (this one may first wait for the
         # one before it), and Ray's restarts are counted.
         while True:
