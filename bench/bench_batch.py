@@ -12,14 +12,22 @@ Prints two Markdown tables:
 - the cost of recording one finished image in a manifest already holding n images: the journal
   (one appended line) against rewriting a whole JSON manifest (what older versions did).
 
-With --ray, a third table: the same batch of --ray-items images (200) on two fake servers with
-the plain engine and with `--engine ray` (a local Ray, no dashboard, one actor per server),
-per-image time and the ratio Ray / plain (goal ≤ 1.2). Wall time includes starting Ray; the
-steady interval is what Ray adds per image once it runs. --work-ms gives each fake prompt that
-much "GPU" time (0: the client's overhead alone, the harshest case).
+With --ray, one table per --work-ms value: the same batch of --ray-items images (200) on two
+fake servers with the plain engine and with `--engine ray` (a local Ray, no dashboard, one actor
+per server), runs interleaved, medians. Its rows say what they measure:
+- steady interval / image: the time between finished images once the batch runs. This is what
+  Ray adds per image (the goal: ratio ≤ 1.2) and what a long batch pays;
+- start-up: from the call until the first image is done; under Ray that is starting a local Ray
+  and its actors (seconds, once per batch; joining a running cluster skips most of it);
+- close: from the last image done until the call returns (Ray: stopping the actors and Ray);
+- wall / image: everything, start-up and close included, divided by the images: at 200 instant
+  images Ray's start-up dominates it, so its ratio is far above the steady one.
+--work-ms gives each fake prompt that much "GPU" time (0: the client's overhead alone, the
+harshest case; real SVD prompts take seconds). On a small machine the fake servers, Ray's actors
+and this process share the CPUs, so Ray's own CPU per call shows up in the 0 ms row.
 
 Run: V=$(bash scripts/env.sh); $V/bin/python bench/bench_batch.py [--items 100,10000] [--rounds 3]
-     $V/bin/python bench/bench_batch.py --ray [--ray-items 200] [--work-ms 0] [--rounds 3]
+     $V/bin/python bench/bench_batch.py --ray [--ray-items 200] [--work-ms 0,50] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -162,8 +170,11 @@ class DoneTimes:
             self.times.append(time.perf_counter())
 
 
-def one_batch(url: str | list[str], items: int, scratch: Path, engine: str = "plain") -> tuple[float, float]:
-    """(wall seconds per image, steady-state seconds between finished images) for `items` images."""
+def one_batch(
+    url: str | list[str], items: int, scratch: Path, engine: str = "plain"
+) -> tuple[float, float, float, float]:
+    """(wall seconds per image, steady-state seconds between finished images, seconds until the
+    first image was done, seconds from the last one done until the call returned) for `items`."""
     from PIL import Image
     from svd_suite_client.batch import run_batch
     from svd_suite_client.ray_engine import run_batch_on_ray
@@ -185,10 +196,11 @@ def one_batch(url: str | list[str], items: int, scratch: Path, engine: str = "pl
         )
     else:
         summary = run_batch(str(workflow), images, scratch / f"out-{items}", urls, reporter, timeout=60)
-    wall = time.perf_counter() - started
+    ended = time.perf_counter()
+    wall = ended - started
     assert (summary.done, summary.failed) == (items, 0), summary
     steady = (reporter.times[-1] - reporter.times[0]) / (len(reporter.times) - 1)
-    return wall / items, steady
+    return wall / items, steady, reporter.times[0] - started, ended - reporter.times[-1]
 
 
 def record_costs(sizes: list[int], scratch: Path) -> list[tuple[int, float, float]]:
@@ -224,6 +236,7 @@ def record_costs(sizes: list[int], scratch: Path) -> list[tuple[int, float, floa
 
 
 def ray_against_plain(items: int, rounds: int, work_ms: float) -> None:
+    """One table for one --work-ms value (see the module docstring for what each row measures)."""
     """The --ray table: the same servers, the same images, the plain engine and Ray's."""
     import os
 
@@ -234,7 +247,7 @@ def ray_against_plain(items: int, rounds: int, work_ms: float) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     servers = [start_fake_server(work_ms) for _ in range(2)]
     urls = [url for _, url in servers]
-    results: dict[str, list[tuple[float, float]]] = {"plain": [], "ray": []}
+    results: dict[str, list[tuple[float, float, float, float]]] = {"plain": [], "ray": []}
     try:
         with tempfile.TemporaryDirectory(prefix="bench-batch-ray-") as scratch:
             root = Path(scratch)
@@ -249,17 +262,28 @@ def ray_against_plain(items: int, rounds: int, work_ms: float) -> None:
         for process, _ in servers:
             process.terminate()
             process.wait(10)
-    wall = {e: statistics.median(w for w, _ in runs) for e, runs in results.items()}
-    steady = {e: statistics.median(s for _, s in runs) for e, runs in results.items()}
-    print(
-        f"| {items} images, 2 servers, {work_ms:g} ms per prompt | wall / image | steady interval / image |"
+    wall, steady, startup, close = (
+        {e: statistics.median(run[i] for run in runs) for e, runs in results.items()} for i in range(4)
     )
-    print("|---|---|---|")
-    for engine in ("plain", "ray"):
-        print(f"| {engine} | {fmt(wall[engine])} | {fmt(steady[engine])} |")
     print(
-        f"| ratio ray / plain (goal ≤ 1.2) | {wall['ray'] / wall['plain']:.3f} "
-        f"| {steady['ray'] / steady['plain']:.3f} |"
+        f"| {items} images, 2 fake servers, {work_ms:g} ms per prompt, median of {rounds} | plain | ray | ray / plain |"
+    )
+    print("|---|---|---|---|")
+    print(
+        f"| **steady interval / image: Ray's per-image overhead (goal ≤ 1.2)** | {fmt(steady['plain'])} "
+        f"| {fmt(steady['ray'])} | **{steady['ray'] / steady['plain']:.3f}** |"
+    )
+    print(
+        f"| start-up until the first image is done (Ray: a local Ray + actors, once per batch) "
+        f"| {startup['plain']:.2f} s | {startup['ray']:.2f} s | |"
+    )
+    print(
+        f"| close: last image done until the call returns (Ray: stopping actors and Ray) "
+        f"| {close['plain']:.2f} s | {close['ray']:.2f} s | |"
+    )
+    print(
+        f"| wall / image, start-up and close included (not amortised at {items} images) | {fmt(wall['plain'])} "
+        f"| {fmt(wall['ray'])} | {wall['ray'] / wall['plain']:.3f} |"
     )
 
 
@@ -274,13 +298,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs per size (median)")
     parser.add_argument("--ray", action="store_true", help="compare --engine ray with the plain engine")
     parser.add_argument("--ray-items", type=int, default=200, help="images per batch with --ray")
-    parser.add_argument("--work-ms", type=float, default=0.0, help="fake prompt time, milliseconds")
+    parser.add_argument("--work-ms", default="0", help="fake prompt times, milliseconds, comma-separated")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.work_ms / 1000)
+        serve(args.serve, float(args.work_ms) / 1000)
         return
     if args.ray:
-        ray_against_plain(args.ray_items, args.rounds, args.work_ms)
+        for work_ms in args.work_ms.split(","):
+            ray_against_plain(args.ray_items, args.rounds, float(work_ms))
+            print()
         return
     sizes = [int(n) for n in args.items.split(",")]
     process, url = start_fake_server()
@@ -296,7 +322,7 @@ def main() -> None:
                     folder = root / f"run-{n}-{r}"
                     folder.mkdir()
                     runs.append(one_batch(url, n, folder))
-                results[n] = (statistics.median(w for w, _ in runs), statistics.median(s for _, s in runs))
+                results[n] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
             costs = record_costs(sizes, root)
     finally:
         process.terminate()
