@@ -85,7 +85,7 @@ class RaySandbox:
     def launch_args(self, servers: int = 2) -> list[str]:
         return [
             "--engine", "ray", "--launch", str(self.comfyui_dir), "--cpu-servers", str(servers),
-            "--comfyui-args", f"--cpu --base-directory {self.base}", "--launch-dir", str(self.launch_dir),
+            "--comfyui-args", f"--base-directory {self.base}", "--launch-dir", str(self.launch_dir),
             "--no-ray-dashboard", "--json",
         ]  # fmt: skip
 

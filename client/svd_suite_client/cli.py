@@ -163,7 +163,7 @@ def add_ray_arguments(batch: argparse.ArgumentParser) -> None:
     ray.add_argument(
         "--cpu-servers",
         type=int,
-        help="with --launch: start this many CPU-only servers (add --comfyui-args=--cpu)",
+        help="with --launch: start this many CPU-only servers (ComfyUI gets --cpu)",
     )
     ray.add_argument(
         "--comfyui-python", help="with --launch: the Python that runs ComfyUI (default: the actor's own)"
@@ -172,7 +172,7 @@ def add_ray_arguments(batch: argparse.ArgumentParser) -> None:
         "--comfyui-args",
         default="",
         help="with --launch: extra ComfyUI arguments as one string, written with '=': "
-        "--comfyui-args=--cpu, or '--comfyui-args=--cpu --base-directory DIR'",
+        "--comfyui-args=--lowvram, or '--comfyui-args=--lowvram --base-directory DIR'",
     )
     ray.add_argument(
         "--launch-dir",
@@ -211,10 +211,14 @@ def batch_on_ray(args: argparse.Namespace, reporter):
 
     spec = None
     if args.launch:
+        extra_args = tuple(shlex.split(args.comfyui_args))
+        # A CPU server is one that ComfyUI itself runs on the CPU: say so for the user.
+        if args.cpu_servers and "--cpu" not in extra_args:
+            extra_args = ("--cpu", *extra_args)
         spec = LaunchSpec(
             comfyui_dir=str(Path(args.launch).expanduser().absolute()),
             python=args.comfyui_python,
-            extra_args=tuple(shlex.split(args.comfyui_args)),
+            extra_args=extra_args,
             startup_timeout=args.launch_timeout,
             run_root=args.launch_dir,
         )
