@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import requests
 import torch
-from test_rife import random_state, reference_interpolation, save_weights
+from support.rife_reference import random_state, reference_interpolation, save_weights
 
 from dev.comfyui import prepare_base, start_comfyui
 from dev.run_workflow import PromptRejected, output_files, run_workflow

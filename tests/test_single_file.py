@@ -444,7 +444,7 @@ def test_single_file_in_real_comfyui_generates_what_the_diffusers_folder_does(
     """Same weights, two layouts: the frames equal diffusers' pipeline on the folder (8-bit level)."""
     import numpy as np
     from PIL import Image
-    from test_svd_support import Case, pipeline_frames, random_image
+    from support.svd_cases import Case, pipeline_frames, random_image
 
     from dev.run_workflow import output_files, run_workflow
 

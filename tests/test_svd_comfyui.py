@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from test_svd_support import Case, pipeline_frames, random_image
+from support.svd_cases import Case, pipeline_frames, random_image
 
 from dev.run_workflow import PromptRejected, output_files, run_workflow
 

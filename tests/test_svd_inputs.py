@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_svd_support import image_tensor, random_image
+from support.svd_cases import image_tensor, random_image
 
 from dev.pack import load_pack
 

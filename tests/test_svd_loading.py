@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 import torch
-from test_svd_support import Case, image_tensor, random_image, staged_frames
+from support.svd_cases import Case, image_tensor, random_image, staged_frames
 
 from dev.pack import load_pack
 from dev.tiny_svd import save_tiny_svd

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from test_svd_support import random_image
+from support.svd_cases import random_image
 
 from dev.comfyui import prepare_base, start_comfyui
 from dev.run_workflow import output_files, run_workflow

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from test_svd_support import ATOL, Case, image_tensor, random_image, staged_frames
+from support.svd_cases import ATOL, Case, image_tensor, random_image, staged_frames
 
 from dev.pack import load_pack
 

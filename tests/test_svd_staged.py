@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_svd_support import (
+from support.svd_cases import (
     ATOL,
     Case,
     UNetCallCounter,

@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from test_video_support import CHART, PATCH, chart_frames
+from support.video_charts import CHART, PATCH, chart_frames
 
 from dev.pack import load_pack
 

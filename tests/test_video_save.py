@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 import torch
-from test_video_support import (
+from support.video_charts import (
     chart_frames,
     count_and_rate,
     decode_first_frame_bt709,

@@ -10,7 +10,7 @@ from fractions import Fraction
 import pytest
 import requests
 import torch
-from test_video_support import count_and_rate, pillow_count_and_durations
+from support.video_charts import count_and_rate, pillow_count_and_durations
 
 from dev.pack import load_pack
 from dev.run_workflow import output_files, run_workflow
