@@ -29,7 +29,10 @@ const PLAYER_TYPE = "svd_suite_player";
 const STATUS_EVENT = "svd-suite.job-status";
 // The native preview loads asynchronously; give it this long before ours is shown instead.
 const NATIVE_GRACE_MS = 2500;
-const NATIVE_WATCH_MS = 20000;
+// How long a late native preview still replaces ours. A busy machine can take well over 20 s to
+// load a native video (seen: VP9 in the Vue renderer under load), and ours must then give way, so
+// the watch is long; a check is one DOM query every WATCH_INTERVAL_MS.
+const NATIVE_WATCH_MS = 180000;
 const WATCH_INTERVAL_MS = 250;
 const STATE_LABELS = {
   submitted: "submitted",
@@ -169,9 +172,17 @@ function ensureSinglePreview(node, item) {
   clearInterval(node.svdSuiteWatch);
   const started = Date.now();
   const dropOurs = () => {
-    if (!widgetOf(node, PLAYER_WIDGET)) return;
-    removeWidget(node, PLAYER_WIDGET);
-    redraw(node);
+    const widget = widgetOf(node, PLAYER_WIDGET);
+    if (widget) {
+      removeWidget(node, PLAYER_WIDGET);
+      widget.element?.remove();
+      redraw(node);
+    }
+    // The Vue renderer can keep a removed widget's element mounted until it next re-renders.
+    const id = CSS.escape(String(node.id));
+    for (const root of document.querySelectorAll(`[data-node-id="${id}"]`)) {
+      for (const player of root.querySelectorAll(".svd-suite-player")) player.remove();
+    }
   };
   const check = () => {
     const elapsed = Date.now() - started;
