@@ -218,20 +218,26 @@ class _Matcher:
     def plus(field, delta):
         return field + np.float32(delta)
 
-    def subpixel(self, step: float) -> None:
-        """One parabola fit per axis through the costs at -step, 0, +step."""
-        centre = self.cost_of(self.flow)
+    @staticmethod
+    def parabola_moves(centre, plus_x, minus_x, plus_y, minus_y, step: float):
+        """The (dx, dy) field to each axis's parabola minimum, at most step/2 either way."""
         moves = []
-        for axis in (0, 1):
-            delta = np.zeros(2, np.float32)
-            delta[axis] = step
-            plus, minus = self.cost_of(self.flow + delta), self.cost_of(self.flow - delta)
+        for plus, minus in ((plus_x, minus_x), (plus_y, minus_y)):
             curvature = plus + minus - 2 * centre
             move = np.where(
                 curvature > 1e-12, 0.5 * step * (minus - plus) / np.maximum(curvature, 1e-12), 0.0
             )
             moves.append(np.clip(move, -step / 2, step / 2))
-        candidate = self.flow + np.dstack(moves).astype(np.float32)
+        return np.dstack(moves).astype(np.float32)
+
+    def subpixel(self, step: float) -> None:
+        """One parabola fit per axis through the costs at -step, 0, +step."""
+        centre = self.cost_of(self.flow)
+        costs = [
+            self.cost_of(self.plus(self.flow, delta))
+            for delta in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step))
+        ]
+        candidate = self.flow + self.parabola_moves(centre, *costs, step)
         self.cost = centre
         self.offer(candidate)
 

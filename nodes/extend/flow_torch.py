@@ -138,15 +138,12 @@ class _Matcher(_OpenCVMatcher):
     def plus(field, delta):
         return field + field.new_tensor(delta)
 
-    def subpixel(self, step: float) -> None:
+    @staticmethod
+    def parabola_moves(centre, plus_x, minus_x, plus_y, minus_y, step: float):
         import torch
 
-        centre = self.cost_of(self.flow)
         moves = []
-        for axis in (0, 1):
-            delta = self.flow.new_zeros(2)
-            delta[axis] = step
-            plus, minus = self.cost_of(self.flow + delta), self.cost_of(self.flow - delta)
+        for plus, minus in ((plus_x, minus_x), (plus_y, minus_y)):
             curvature = plus + minus - 2 * centre
             move = torch.where(
                 curvature > 1e-12,
@@ -154,9 +151,7 @@ class _Matcher(_OpenCVMatcher):
                 torch.zeros_like(curvature),
             )
             moves.append(move.clamp(-step / 2, step / 2))
-        candidate = self.flow + torch.stack(moves, dim=-1)
-        self.cost = centre
-        self.offer(candidate)
+        return torch.stack(moves, dim=-1)
 
 
 def _shifted(field, dx: int, dy: int):
